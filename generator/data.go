@@ -1,0 +1,191 @@
+package generator
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+
+	"gitlab.com/coinpipe/coinpipe/manifest"
+)
+
+// data is what the templates see: the manifest with {version} resolved and
+// everything precomputed, so templates stay free of logic.
+type data struct {
+	Name        string
+	Description string
+	Version     string
+	ManifestRef string // coins/<coin>/coin.yaml, named in "generated from" headers
+	EnvVersion  string // BITCOIN_VERSION
+	Source      string // https://github.com/<owner>/<repo>
+	Revision    string // the upstream tag of this version
+	Base        string
+	Artifacts   []artifactData
+	Binaries    []binaryData
+	Checksums   checksumsData
+	Signatures  signaturesData
+	// RuntimePackages are the manifest's packages plus what the entry point
+	// needs to fetch and unpack a snapshot.
+	RuntimePackages []string
+	User            string
+	UID             int
+	Command         []string
+	DataDir         string
+	Config          []manifest.ConfigFile
+	Ports           []portData
+	StopSignal      string
+	StopSeconds     int64
+	// StopSecondsPlusMargin is systemd's stop timeout: docker's plus a minute.
+	StopSecondsPlusMargin int64
+	Height                []string
+	Snapshot              bool
+	ECR                   string
+	CI                    ciData
+}
+
+type artifactData struct {
+	Platform string // linux/amd64
+	Arch     string // amd64: BuildKit's TARGETARCH (+ TARGETVARIANT for arm)
+	URL      string
+	SHA256   string
+	FileName string // what the checksums file calls it
+}
+
+type binaryData struct {
+	Path string // inside the archive
+	Name string // installed as /usr/local/bin/<Name>
+}
+
+type checksumsData struct {
+	URL    string // may contain {signer}
+	Format string
+}
+
+type signaturesData struct {
+	Mode      string
+	URL       string // may contain {signer}
+	Threshold int
+	Keys      []manifest.Key
+	PerSigner bool
+}
+
+type portData struct {
+	Name string
+	Port int
+	// Public ports (p2p) are published on every host address, the rest on
+	// loopback only: RPC must never face the internet by accident.
+	Public bool
+}
+
+type ciData struct {
+	Project string
+	Ref     string
+}
+
+func newData(m *manifest.Manifest, opts Options) data {
+	v := func(s string) string { return strings.ReplaceAll(s, manifest.VersionPlaceholder, m.Version) }
+	d := data{
+		Name:                  m.Name,
+		Description:           m.Description,
+		Version:               m.Version,
+		ManifestRef:           path.Join("coins", m.Name, manifest.FileName),
+		EnvVersion:            strings.ToUpper(strings.ReplaceAll(m.Name, "-", "_")) + "_VERSION",
+		Source:                "https://github.com/" + m.Upstream.GitHub,
+		Revision:              v(m.Upstream.Tag),
+		Base:                  m.Image.Base,
+		Checksums:             checksumsData{URL: v(m.Release.Checksums.URL), Format: m.Release.Checksums.Format},
+		RuntimePackages:       runtimePackages(m),
+		User:                  m.Image.User,
+		UID:                   m.Image.UID,
+		Command:               m.Runtime.Command,
+		DataDir:               m.Runtime.DataDir,
+		Config:                m.Runtime.Config,
+		StopSignal:            m.Runtime.StopSignal,
+		StopSeconds:           m.Runtime.StopTimeout.Seconds(),
+		StopSecondsPlusMargin: m.Runtime.StopTimeout.Seconds() + 60,
+		Height:                m.Runtime.Height,
+		Snapshot:              m.Runtime.Snapshot,
+		ECR:                   m.Deploy.ECRRepository,
+		CI:                    ciData{Project: opts.CIProject, Ref: opts.CIRef},
+	}
+	s := m.Release.Signatures
+	d.Signatures = signaturesData{
+		Mode:      s.Mode,
+		URL:       v(s.URL),
+		Threshold: s.Threshold,
+		Keys:      s.Keys,
+		PerSigner: strings.Contains(m.Release.Checksums.URL, manifest.SignerPlaceholder) || strings.Contains(s.URL, manifest.SignerPlaceholder),
+	}
+	platforms := make([]string, 0, len(m.Release.Artifacts))
+	for p := range m.Release.Artifacts {
+		platforms = append(platforms, p)
+	}
+	sort.Strings(platforms)
+	for _, p := range platforms {
+		a := m.Release.Artifacts[p]
+		u := v(a.URL)
+		d.Artifacts = append(d.Artifacts, artifactData{Platform: p, Arch: targetArch(p), URL: u, SHA256: a.SHA256, FileName: path.Base(u)})
+	}
+	for _, b := range m.Release.Binaries {
+		d.Binaries = append(d.Binaries, binaryData{Path: v(b), Name: path.Base(b)})
+	}
+	for _, name := range sortedNames(m.Runtime.Ports) {
+		for _, port := range m.Runtime.Ports[name] {
+			d.Ports = append(d.Ports, portData{Name: name, Port: port, Public: name == "p2p"})
+		}
+	}
+	return d
+}
+
+// targetArch is the value of $TARGETARCH$TARGETVARIANT BuildKit and buildah
+// set for a platform: linux/arm/v7 -> armv7.
+func targetArch(platform string) string {
+	parts := strings.Split(platform, "/")
+	if len(parts) == 3 {
+		return parts[1] + parts[2]
+	}
+	return parts[len(parts)-1]
+}
+
+func sortedNames(m map[string][]int) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Options are the settings that are not in the manifest.
+type Options struct {
+	// CIProject is the toolkit's GitLab project path daemon repos include
+	// templates/ci/daemon.yml from.
+	CIProject string
+	// CIRef is the toolkit ref (tag) that include is pinned to.
+	CIRef string
+}
+
+// DefaultOptions are the toolkit's project and the release tag of this
+// version of the templates; bump CIRef when templates/ci changes.
+var DefaultOptions = Options{CIProject: "coinpipe/coinpipe", CIRef: "v0.1.0"}
+
+func (o Options) validate() error {
+	if o.CIProject == "" || o.CIRef == "" {
+		return fmt.Errorf("rendering needs the toolkit's CI project and ref")
+	}
+	return nil
+}
+
+// snapshotPackages fetch and unpack snapshots in the entry point (GNU tar
+// detects gzip itself; xz and zstd need their tools).
+var snapshotPackages = []string{"ca-certificates", "curl", "xz-utils", "zstd"}
+
+func runtimePackages(m *manifest.Manifest) []string {
+	pkgs := append([]string(nil), m.Image.Packages...)
+	if m.Runtime.Snapshot {
+		pkgs = append(pkgs, snapshotPackages...)
+	}
+	sort.Strings(pkgs)
+	return slices.Compact(pkgs)
+}

@@ -1,0 +1,95 @@
+// Package generator renders a coin manifest into its daemon repository
+// (ARCHITECTURE §4): Render is pure apart from reading the coin's own key
+// and config files, Write puts a coin's files in place atomically, and Check
+// reports drift without writing.
+package generator
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/template"
+
+	"gitlab.com/coinpipe/coinpipe/manifest"
+	"gitlab.com/coinpipe/coinpipe/templates"
+)
+
+// File is one rendered file, Path relative to the daemon repository.
+type File struct {
+	Path string
+	Data []byte
+	Mode fs.FileMode
+}
+
+// rendered maps each templated file to its template and mode.
+var rendered = []struct {
+	path, template string
+	mode           fs.FileMode
+}{
+	{"Dockerfile", "Dockerfile.tmpl", 0o644},
+	{"docker-entrypoint.sh", "docker-entrypoint.sh.tmpl", 0o755},
+	{"release.sh", "release.sh.tmpl", 0o755},
+	{"node@.service", "node@.service.tmpl", 0o644},
+	{"README.md", "README.md.tmpl", 0o644},
+	{".gitlab-ci.yml", "gitlab-ci.yml.tmpl", 0o644},
+}
+
+var tmpl = template.Must(template.New("").Option("missingkey=error").Funcs(template.FuncMap{
+	"json":    toJSON,
+	"shquote": shquote,
+	"join":    strings.Join,
+	"upper":   strings.ToUpper,
+	"replace": strings.ReplaceAll,
+}).ParseFS(templates.Docker, "docker/*.tmpl"))
+
+// Render returns the daemon repository of a validated manifest, sorted by path.
+func Render(m *manifest.Manifest, opts Options) ([]File, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	d := newData(m, opts)
+	files := make([]File, 0, len(rendered)+len(m.Release.Signatures.Keys)+len(m.Runtime.Config)+1)
+	for _, r := range rendered {
+		var buf bytes.Buffer
+		if err := tmpl.ExecuteTemplate(&buf, r.template, d); err != nil {
+			return nil, fmt.Errorf("rendering %s for %s: %w", r.path, m.Name, err)
+		}
+		files = append(files, File{Path: r.path, Data: buf.Bytes(), Mode: r.mode})
+	}
+	files = append(files, File{Path: manifest.FileName, Data: m.Source, Mode: 0o644})
+	copied := map[string]bool{}
+	for _, k := range m.Release.Signatures.Keys {
+		copied[path.Clean(k.File)] = true
+	}
+	for _, c := range m.Runtime.Config {
+		copied[path.Clean(c.File)] = true
+	}
+	for rel := range copied {
+		b, err := os.ReadFile(filepath.Join(m.Dir, filepath.FromSlash(rel)))
+		if err != nil {
+			return nil, fmt.Errorf("rendering %s: %w", m.Name, err)
+		}
+		files = append(files, File{Path: rel, Data: b, Mode: 0o644})
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	return files, nil
+}
+
+func toJSON(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+// shquote quotes s for POSIX sh.
+func shquote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@,+%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,233 @@
+package manifest
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const fixture = "testdata/coins/monero/coin.yaml"
+
+func readFixture(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile(fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// check parses and validates src as the fixture's coin.yaml and returns
+// every problem line.
+func check(src string) []string {
+	m, err := Parse(fixture, []byte(src))
+	var decoding Problems
+	if err != nil && (!errors.As(err, &decoding) || m == nil) {
+		if len(decoding) > 0 {
+			return []string{decoding[0].String()}
+		}
+		return []string{"unexpected error: " + err.Error()}
+	}
+	ps := merge(decoding, Validate(m))
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.String()
+	}
+	return lines
+}
+
+func TestFixtureIsValid(t *testing.T) {
+	if got := check(readFixture(t)); len(got) != 0 {
+		t.Fatalf("fixture has problems:\n%s", strings.Join(got, "\n"))
+	}
+}
+
+func TestInvalidManifests(t *testing.T) {
+	const f = fixture
+	tests := []struct {
+		name     string
+		old, new string // replace old with new in the fixture
+		want     []string
+	}{
+		{"misspelt field", "description:", "descripton:", []string{
+			f + ":2:1: description: is required",
+			f + `:3:1: descripton: unknown field (did you mean "description"?)`,
+		}},
+		{"upper-case name", "name: monero", "name: Monero", []string{
+			f + `:2:7: name: "Monero" must be lower-case letters, digits and inner dashes ([a-z0-9-]+)`,
+		}},
+		{"name differs from folder", "name: monero", "name: bitcoin", []string{
+			f + `:2:7: name: "bitcoin" does not match its folder "monero"`,
+		}},
+		{"version with a space", `version: "0.18.5.1"`, `version: "0.18 beta"`, []string{
+			f + `:4:10: version: "0.18 beta" is not a version: letters, digits, '.', '+', '_' and '-' only`,
+		}},
+		{"tag without version", `tag: "v{version}"`, `tag: "latest"`, []string{
+			f + `:7:8: upstream.tag: "latest" must contain {version}, e.g. v{version}`,
+		}},
+		{"release line", `line: "~> 0.18"`, `line: "0.18.x"`, []string{
+			f + `:8:9: upstream.line: "0.18.x" must look like "~> 26.0" (stay on 26.x)`,
+		}},
+		{"duration", "min_age: 48h", "min_age: 2 days", []string{
+			f + `:9:12: upstream.min_age: "2 days" is not a duration such as 90s, 10m or 48h`,
+		}},
+		{"unknown platform", "linux/amd64:", "linux/amd65:", []string{
+			f + `:12:5: release.artifacts.linux/amd65: unknown platform "linux/amd65"; use one of linux/386, linux/amd64, linux/arm/v7, linux/arm64, linux/ppc64le, linux/riscv64, linux/s390x`,
+		}},
+		{"plain http artifact", "url: https://downloads", "url: http://downloads", []string{
+			f + `:13:12: release.artifacts.linux/amd64.url: "http://downloads.getmonero.org/cli/monero-linux-x64-v{version}.tar.bz2" must be an https:// URL without credentials`,
+		}},
+		{"artifact url without version", "monero-linux-x64-v{version}.tar.bz2", "monero-linux-x64.tar.bz2", []string{
+			f + `:13:12: release.artifacts.linux/amd64.url: must contain {version} so the watcher can move it to a new release`,
+		}},
+		{"unknown placeholder", "monero-linux-x64-v{version}", "monero-linux-{arch}-v{version}", []string{
+			f + `:13:12: release.artifacts.linux/amd64.url: unknown placeholder {arch}`,
+		}},
+		{"short sha256", "sha256: 22a7dda7b0cb699fdd6b7674c3b4a4465b337cc98a54983523b759e1e7cc9958", "sha256: 22A7DDA7", []string{
+			f + `:14:15: release.artifacts.linux/amd64.sha256: must be 64 lower-case hex digits, got "22A7DDA7"`,
+		}},
+		{"absolute binary path", "- monero-x86_64-linux-gnu-v{version}/monerod", "- /usr/bin/monerod", []string{
+			f + `:16:7: release.binaries[0]: "/usr/bin/monerod" must be a clean relative path inside the archive`,
+		}},
+		{"checksum format", "format: monero", "format: sha512sum", []string{
+			f + `:19:13: release.checksums.format: unknown format "sha512sum"; use sha256sum, monero or gitian-assert`,
+		}},
+		{"signature mode", "mode: clearsigned", "mode: gpg", []string{
+			f + `:21:11: release.signatures.mode: unknown mode "gpg"; use detached, clearsigned, artifact or none`,
+		}},
+		{"url in clearsigned mode", "mode: clearsigned", "mode: clearsigned\n    url: https://www.getmonero.org/downloads/hashes.txt.asc", []string{
+			f + `:22:10: release.signatures.url: must be empty in clearsigned mode (the signature is inside the checksums file)`,
+		}},
+		{"threshold above keys", "threshold: 1", "threshold: 3", []string{
+			f + `:22:16: release.signatures.threshold: must be between 1 and the number of keys (2), got 3`,
+		}},
+		{"lower-case fingerprint", "fingerprint: 81AC591FE9C4B65C5806AFC3F0AF4D462A0BDF92", "fingerprint: 81ac591fe9c4b65c5806afc3f0af4d462a0bdf92", []string{
+			f + `:25:22: release.signatures.keys[0].fingerprint: must be 40 upper-case hex digits without spaces, got "81ac591fe9c4b65c5806afc3f0af4d462a0bdf92"`,
+		}},
+		{"fingerprint of another key", "fingerprint: 81AC591FE9C4B65C5806AFC3F0AF4D462A0BDF92", "fingerprint: BDA6BD7042B721C467A9759D7455C5E3C0CDCEB9", []string{
+			f + `:25:22: release.signatures.keys[0].fingerprint: BDA6BD7042B721C467A9759D7455C5E3C0CDCEB9 is not a primary key in testdata/coins/monero/keys/binaryfate.asc (it holds 81AC591FE9C4B65C5806AFC3F0AF4D462A0BDF92)`,
+			f + `:27:22: release.signatures.keys[1].fingerprint: BDA6BD7042B721C467A9759D7455C5E3C0CDCEB9 is pinned twice`,
+		}},
+		{"missing key file", "file: keys/binaryfate.asc", "file: keys/binaryFate.asc", []string{
+			f + `:24:15: release.signatures.keys[0].file: testdata/coins/monero/keys/binaryFate.asc does not exist`,
+		}},
+		{"key outside keys/", "file: keys/binaryfate.asc", "file: ../../../../go.mod", []string{
+			f + `:24:15: release.signatures.keys[0].file: "../../../../go.mod" must be a path under keys/`,
+		}},
+		{"signer without {signer}", "file: keys/fluffypony.asc", "file: keys/fluffypony.asc\n        signer: fluffypony", []string{
+			f + `:27:17: release.signatures.keys[1].signer: is only used with {signer} in the checksums or signature url`,
+		}},
+		{"base not pinned", "base: docker.io/library/debian:bookworm-slim@sha256:3783cc01769c7b2b1b83a5c5ad96c815348e28ed7da68e2e3687004faa906251", "base: debian:bookworm-slim", []string{
+			f + `:29:9: image.base: "debian:bookworm-slim" must be pinned by digest: name[:tag]@sha256:<64 hex>`,
+		}},
+		{"root user", "user: monero", "user: root", []string{
+			f + `:30:9: image.user: the daemon must not run as root`,
+		}},
+		{"uid 0", "uid: 10002", "uid: 0", []string{
+			f + `:31:8: image.uid: must not be 0 (root)`,
+		}},
+		{"uid not a number", "uid: 10002", "uid: ten", []string{
+			f + `:31:8: image.uid: "ten" is not a whole number`,
+		}},
+		{"command not a binary", `command: ["monerod",`, `command: ["bitcoind",`, []string{
+			f + `:33:13: runtime.command[0]: "bitcoind" is not one of release.binaries (monerod) nor an absolute path`,
+		}},
+		{"relative data dir", "data_dir: /node/data", "data_dir: node/data", []string{
+			f + `:34:13: runtime.data_dir: "node/data" must be a clean absolute path`,
+		}},
+		{"config inside the volume", "path: /node/monerod.conf}", "path: /node/data/monerod.conf}", []string{
+			f + `:36:40: runtime.config[0].path: /node/data/monerod.conf is inside data_dir /node/data, a volume that hides it at run time`,
+		}},
+		{"port out of range", "rpc: [18081]", "rpc: [80810]", []string{
+			f + `:37:31: runtime.ports.rpc[0]: 80810 is not a port (1-65535)`,
+		}},
+		{"port listed twice", "rpc: [18081]", "rpc: [18080]", []string{
+			f + `:37:31: runtime.ports.rpc[0]: 18080 is already listed under p2p`,
+		}},
+		{"stop timeout missing", "  stop_timeout: 5m\n", "", []string{
+			f + `:33:3: runtime.stop_timeout: is required: how long the daemon may take to stop cleanly, e.g. 10m`,
+		}},
+		{"stop signal", "stop_timeout: 5m", "stop_timeout: 5m\n  stop_signal: SIGKILL", []string{
+			f + `:39:16: runtime.stop_signal: "SIGKILL" is not one of SIGTERM, SIGINT, SIGQUIT, SIGHUP`,
+		}},
+		{"ecr name", "ecr_repository: coin-daemons/monero", "ecr_repository: Coin-Daemons/Monero", []string{
+			f + `:41:19: deploy.ecr_repository: "Coin-Daemons/Monero" is not an ECR repository name (lower-case, '/', '.', '_', '-')`,
+		}},
+		{"max unavailable 0", "max_unavailable: 1", "max_unavailable: 0", []string{
+			f + `:43:20: deploy.max_unavailable: must be at least 1, got 0`,
+		}},
+		{"slack channel", `slack_channel: "#coin-nodes"`, `slack_channel: "coin-nodes"`, []string{
+			f + `:46:18: notify.slack_channel: "coin-nodes" is not a Slack channel such as "#coin-nodes"`,
+		}},
+		{"duplicate key", "  user: monero\n", "  user: monero\n  user: other\n", []string{
+			f + `:31:3: image.user: duplicate key`,
+		}},
+		{"list for a mapping", "notify:\n  slack_channel: \"#coin-nodes\"", "notify:\n  - \"#coin-nodes\"", []string{
+			f + `:46:3: notify: must be a mapping, not a list`,
+		}},
+		{"tab indentation", "  user: monero", "\tuser: monero", []string{
+			f + `:30:1: invalid YAML: a tab in the indentation; indent with spaces`,
+		}},
+		{"two documents", "notify:", "---\nnotify:", []string{
+			f + `:45:1: a second YAML document: coin.yaml holds exactly one`,
+		}},
+	}
+	base := readFixture(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(base, tt.old) {
+				t.Fatalf("fixture has no %q", tt.old)
+			}
+			got := check(strings.Replace(base, tt.old, tt.new, 1))
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+// Several mistakes come back together, one line each, in file order.
+func TestAllProblemsAtOnce(t *testing.T) {
+	src := readFixture(t)
+	for _, r := range [][2]string{{"name: monero", "name: Monero"}, {"uid: 10002", "uid: 0"}, {"format: monero", "format: md5"}, {"user: monero", "user: monero\n  shell: /bin/sh"}} {
+		src = strings.Replace(src, r[0], r[1], 1)
+	}
+	got := check(src)
+	want := []string{
+		fixture + `:2:7: name: "Monero" must be lower-case letters, digits and inner dashes ([a-z0-9-]+)`,
+		fixture + `:19:13: release.checksums.format: unknown format "md5"; use sha256sum, monero or gitian-assert`,
+		fixture + `:31:3: image.shell: unknown field; known fields: base, packages, uid, user`,
+		fixture + `:32:8: image.uid: must not be 0 (root)`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestDiscover(t *testing.T) {
+	dirs, err := Discover("testdata/coins", nil)
+	if err != nil || len(dirs) != 1 || filepath.Base(dirs[0]) != "monero" {
+		t.Fatalf("Discover = %v, %v", dirs, err)
+	}
+	_, err = Discover("testdata/coins", []string{"dogecoin"})
+	want := `unknown coin "dogecoin": testdata/coins/dogecoin/coin.yaml does not exist`
+	if err == nil || err.Error() != want {
+		t.Fatalf("Discover(dogecoin) error = %v, want %s", err, want)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	src := strings.Replace(strings.Replace(readFixture(t), "  max_unavailable: 1\n", "", 1), "  health_timeout: 30m\n", "", 1)
+	m, err := Parse(fixture, []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps := Validate(m); len(ps) > 0 {
+		t.Fatal(ps)
+	}
+	if m.Deploy.MaxUnavailable != 1 || m.Deploy.HealthTimeout.String() != "15m" || m.Runtime.StopSignal != "SIGTERM" {
+		t.Errorf("defaults: max_unavailable=%d health_timeout=%s stop_signal=%s", m.Deploy.MaxUnavailable, m.Deploy.HealthTimeout, m.Runtime.StopSignal)
+	}
+}

@@ -1,0 +1,133 @@
+// Package manifest defines coin.yaml (format v1, ARCHITECTURE §3): its Go
+// types, strict loading with line numbers, validation and its JSON Schema.
+//
+// The yaml tags are the wire names; the desc tags feed the JSON Schema so that
+// editors explain a field while people type it.
+package manifest
+
+// Placeholders replaced in URLs and paths.
+const (
+	// VersionPlaceholder is replaced by the release version.
+	VersionPlaceholder = "{version}"
+	// SignerPlaceholder is replaced by a key's signer name: it makes one
+	// checksums file (and signature) per signer, as Gitian and BCHN publish them.
+	SignerPlaceholder = "{signer}"
+)
+
+// Signature modes (release.signatures.mode).
+const (
+	ModeDetached    = "detached"    // signatures.url holds detached signatures over the checksums file
+	ModeClearsigned = "clearsigned" // the checksums file is itself clearsigned
+	ModeArtifact    = "artifact"    // one detached signature per artifact, at <artifact url>.asc
+	ModeNone        = "none"        // upstream signs nothing: only the pinned sha256 protects the build
+)
+
+// Checksum file formats (release.checksums.format).
+const (
+	FormatSHA256Sum    = "sha256sum"     // "<sha256>  <file>" lines (GNU coreutils)
+	FormatMonero       = "monero"        // Monero's hashes.txt, both "<sha256>  <file>" and "<file>, <sha256>"
+	FormatGitianAssert = "gitian-assert" // the out_manifest block of a Gitian build assert
+)
+
+// Coin is one coin.yaml.
+type Coin struct {
+	Name        string   `yaml:"name" desc:"[a-z0-9-]+: names the daemon repo, the image, the systemd unit and the ECR repository"`
+	Description string   `yaml:"description" desc:"one line saying what the daemon is"`
+	Version     string   `yaml:"version" desc:"the pinned upstream release; the watcher bumps it"`
+	Upstream    Upstream `yaml:"upstream"`
+	Release     Release  `yaml:"release"`
+	Image       Image    `yaml:"image"`
+	Runtime     Runtime  `yaml:"runtime"`
+	Deploy      Deploy   `yaml:"deploy"`
+	Notify      Notify   `yaml:"notify"`
+}
+
+// Upstream says where releases are announced and which ones to follow.
+type Upstream struct {
+	GitHub string   `yaml:"github" desc:"owner/repo on GitHub whose releases are watched"`
+	Tag    string   `yaml:"tag" desc:"tag name for a version, with {version}, e.g. v{version}"`
+	Line   string   `yaml:"line,omitempty" desc:"optional version constraint such as \"~> 26.0\" to stay on one release line"`
+	MinAge Duration `yaml:"min_age,omitempty" desc:"quarantine before a new release is proposed, e.g. 48h"`
+}
+
+// Release pins the upstream release: what is downloaded, what it must hash
+// to, and who must have signed it.
+type Release struct {
+	Artifacts  map[string]Artifact `yaml:"artifacts" desc:"one entry per platform (os/arch) the image is built for"`
+	Binaries   []string            `yaml:"binaries" desc:"paths inside the archive, installed to /usr/local/bin"`
+	Checksums  Checksums           `yaml:"checksums,omitempty"`
+	Signatures Signatures          `yaml:"signatures"`
+}
+
+// Artifact is one downloadable release archive.
+type Artifact struct {
+	URL    string `yaml:"url" desc:"https URL with {version}"`
+	SHA256 string `yaml:"sha256" desc:"64 lower-case hex digits, taken from the verified checksums"`
+}
+
+// Checksums is the upstream file that lists the sha256 of every artifact.
+type Checksums struct {
+	URL    string `yaml:"url,omitempty" desc:"https URL of the checksums file; may use {version} and {signer}"`
+	Format string `yaml:"format,omitempty" desc:"sha256sum | monero | gitian-assert"`
+}
+
+// Signatures says how the release is signed and which keys count.
+type Signatures struct {
+	Mode      string `yaml:"mode" desc:"detached | clearsigned | artifact | none"`
+	URL       string `yaml:"url,omitempty" desc:"detached mode: https URL of the signatures over the checksums file"`
+	Threshold int    `yaml:"threshold,omitempty" desc:"how many distinct pinned keys must have signed"`
+	Keys      []Key  `yaml:"keys,omitempty"`
+}
+
+// Key is one pinned public key.
+type Key struct {
+	File        string `yaml:"file" desc:"path of the armored public key, relative to the coin's folder"`
+	Fingerprint string `yaml:"fingerprint" desc:"40 hex digits: the primary key's fingerprint"`
+	Signer      string `yaml:"signer,omitempty" desc:"the name that replaces {signer} in per-signer checksum URLs"`
+}
+
+// Image describes the container image.
+type Image struct {
+	Base     string   `yaml:"base" desc:"base image, always pinned by digest: name[:tag]@sha256:<64 hex>"`
+	Packages []string `yaml:"packages,omitempty" desc:"extra Debian packages installed in the runtime image"`
+	User     string   `yaml:"user" desc:"the non-root user the daemon runs as"`
+	UID      int      `yaml:"uid" desc:"fixed uid and gid, so host volumes keep their owner"`
+}
+
+// Runtime describes how the daemon runs.
+type Runtime struct {
+	Command     []string         `yaml:"command" desc:"the daemon's argv"`
+	DataDir     string           `yaml:"data_dir" desc:"absolute path of the data directory (a volume)"`
+	Config      []ConfigFile     `yaml:"config,omitempty"`
+	Ports       map[string][]int `yaml:"ports,omitempty" desc:"named groups of TCP ports, e.g. rpc: [8332]"`
+	StopSignal  string           `yaml:"stop_signal,omitempty" desc:"the signal that stops the daemon cleanly: SIGTERM (default) or SIGINT"`
+	StopTimeout Duration         `yaml:"stop_timeout" desc:"how long a stop may take before the daemon is killed"`
+	Height      []string         `yaml:"height,omitempty" desc:"argv that prints the block height, used by health checks"`
+	Snapshot    bool             `yaml:"snapshot,omitempty" desc:"the entry point may seed an empty data dir from SNAPSHOT_URL"`
+}
+
+// ConfigFile is a file from the coin's files/ folder installed in the image.
+type ConfigFile struct {
+	File string `yaml:"file" desc:"path relative to the coin's folder, under files/"`
+	Path string `yaml:"path" desc:"absolute path in the image"`
+}
+
+// Deploy says where the image goes and how it is rolled out.
+type Deploy struct {
+	ECRRepository  string    `yaml:"ecr_repository" desc:"ECR repository name"`
+	Instances      Instances `yaml:"instances"`
+	MaxUnavailable int       `yaml:"max_unavailable,omitempty" desc:"hosts updated at once"`
+	HealthTimeout  Duration  `yaml:"health_timeout,omitempty" desc:"how long a host may take to become healthy"`
+	Auto           bool      `yaml:"auto,omitempty" desc:"roll out without a manual step"`
+}
+
+// Instances selects the hosts by EC2 tag.
+type Instances struct {
+	Tag   string `yaml:"tag" desc:"EC2 tag key"`
+	Value string `yaml:"value" desc:"EC2 tag value"`
+}
+
+// Notify says where people are told.
+type Notify struct {
+	SlackChannel string `yaml:"slack_channel,omitempty" desc:"Slack channel, e.g. #coin-nodes"`
+}

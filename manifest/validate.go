@@ -1,0 +1,447 @@
+package manifest
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"gitlab.com/coinpipe/coinpipe/verify"
+)
+
+var (
+	namePattern        = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
+	versionPattern     = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z.+_-]*$`)
+	githubPattern      = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
+	linePattern        = regexp.MustCompile(`^~> [0-9]+(\.[0-9]+)*$`)
+	sha256Pattern      = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	fingerprintPattern = regexp.MustCompile(`^[0-9A-F]{40}$`)
+	signerPattern      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	placeholderPattern = regexp.MustCompile(`\{[^}]*\}`)
+	// A reference pinned by digest: registry/path[:tag]@sha256:<hex>.
+	imagePattern    = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[0-9a-f]{64}$`)
+	packagePattern  = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+~:-]+)?$`)
+	userPattern     = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+	portNamePattern = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+	// ECR repository names, as the CreateRepository API documents them.
+	ecrPattern   = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$`)
+	slackPattern = regexp.MustCompile(`^#[a-z0-9][a-z0-9_-]{0,79}$`)
+	// Platforms the base images used here publish.
+	platforms = map[string]bool{"linux/amd64": true, "linux/arm64": true, "linux/arm/v7": true, "linux/386": true, "linux/ppc64le": true, "linux/s390x": true, "linux/riscv64": true}
+)
+
+// Defaults applied to fields left out.
+const (
+	DefaultMaxUnavailable = 1
+	DefaultHealthTimeout  = Duration(15 * time.Minute)
+	DefaultStopSignal     = "SIGTERM"
+)
+
+// validator collects problems for one manifest.
+type validator struct {
+	m        *Manifest
+	problems Problems
+}
+
+func (v *validator) addf(path, format string, args ...any) {
+	p := v.m.Pos(path)
+	v.problems = append(v.problems, Problem{File: v.m.File, Line: p.Line, Col: p.Col, Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Validate checks every field of a decoded manifest and returns all problems
+// at once, sorted by position. It reads the key and config files it names.
+// Fields left out get their defaults.
+func Validate(m *Manifest) Problems {
+	v := &validator{m: m}
+	v.identity()
+	v.upstream()
+	binaries := v.release()
+	v.image()
+	v.runtime(binaries)
+	v.deploy()
+	if c := m.Notify.SlackChannel; c != "" && !slackPattern.MatchString(c) {
+		v.addf("notify.slack_channel", "%q is not a Slack channel such as \"#coin-nodes\"", c)
+	}
+	if !m.Has("deploy.max_unavailable") {
+		m.Deploy.MaxUnavailable = DefaultMaxUnavailable
+	}
+	if !m.Has("deploy.health_timeout") {
+		m.Deploy.HealthTimeout = DefaultHealthTimeout
+	}
+	v.problems.Sort()
+	return v.problems
+}
+
+func (v *validator) required(path, value string) bool {
+	if value == "" {
+		v.addf(path, "is required")
+		return false
+	}
+	return true
+}
+
+func (v *validator) identity() {
+	c := v.m.Coin
+	if v.required("name", c.Name) {
+		folder := filepath.Base(v.m.Dir)
+		switch {
+		case !namePattern.MatchString(c.Name):
+			v.addf("name", "%q must be lower-case letters, digits and inner dashes ([a-z0-9-]+)", c.Name)
+		case folder != "." && folder != c.Name:
+			v.addf("name", "%q does not match its folder %q", c.Name, folder)
+		}
+	}
+	if v.required("description", c.Description) && strings.ContainsAny(c.Description, "\n\r") {
+		v.addf("description", "must be a single line")
+	}
+	if v.required("version", c.Version) && !versionPattern.MatchString(c.Version) {
+		v.addf("version", "%q is not a version: letters, digits, '.', '+', '_' and '-' only", c.Version)
+	}
+}
+
+func (v *validator) upstream() {
+	u := v.m.Upstream
+	if v.required("upstream.github", u.GitHub) && !githubPattern.MatchString(u.GitHub) {
+		v.addf("upstream.github", "%q must be owner/repo, e.g. bitcoin/bitcoin", u.GitHub)
+	}
+	if v.required("upstream.tag", u.Tag) && !strings.Contains(u.Tag, VersionPlaceholder) {
+		v.addf("upstream.tag", "%q must contain {version}, e.g. v{version}", u.Tag)
+	}
+	if u.Line != "" && !linePattern.MatchString(u.Line) {
+		v.addf("upstream.line", "%q must look like \"~> 26.0\" (stay on 26.x)", u.Line)
+	}
+	if u.MinAge < 0 {
+		v.addf("upstream.min_age", "must not be negative")
+	}
+}
+
+// release checks release.* and returns the installed binaries' names.
+func (v *validator) release() map[string]bool {
+	r := v.m.Release
+	if len(r.Artifacts) == 0 {
+		v.addf("release.artifacts", "at least one platform is required, e.g. linux/amd64")
+	}
+	for _, platform := range sortedKeys(r.Artifacts) {
+		a := r.Artifacts[platform]
+		p := "release.artifacts." + platform
+		if !platforms[platform] {
+			v.addf(p, "unknown platform %q; use one of %s", platform, strings.Join(sortedKeys(platforms), ", "))
+		}
+		if v.url(p+".url", a.URL, false) && !strings.Contains(a.URL, VersionPlaceholder) {
+			v.addf(p+".url", "must contain {version} so the watcher can move it to a new release")
+		}
+		if v.required(p+".sha256", a.SHA256) && !sha256Pattern.MatchString(a.SHA256) {
+			v.addf(p+".sha256", "must be 64 lower-case hex digits, got %q", a.SHA256)
+		}
+	}
+
+	binaries := map[string]bool{}
+	if len(r.Binaries) == 0 {
+		v.addf("release.binaries", "at least one binary is required")
+	}
+	for i, b := range r.Binaries {
+		p := fmt.Sprintf("release.binaries[%d]", i)
+		clean := path.Clean(b)
+		switch {
+		case b == "":
+			v.addf(p, "is empty")
+		case path.IsAbs(b) || clean != b || clean == ".." || strings.HasPrefix(clean, "../"):
+			v.addf(p, "%q must be a clean relative path inside the archive", b)
+		case binaries[path.Base(b)]:
+			v.addf(p, "%q installs %s a second time", b, path.Base(b))
+		}
+		binaries[path.Base(b)] = true
+	}
+	v.signatures()
+	return binaries
+}
+
+func (v *validator) signatures() {
+	r := v.m.Release
+	s := r.Signatures
+	needsChecksums := s.Mode == ModeDetached || s.Mode == ModeClearsigned
+	switch s.Mode {
+	case ModeDetached:
+		v.url("release.signatures.url", s.URL, true)
+	case ModeClearsigned, ModeArtifact:
+		if s.URL != "" {
+			v.addf("release.signatures.url", "must be empty in %s mode (the signature is %s)", s.Mode, map[string]string{
+				ModeClearsigned: "inside the checksums file", ModeArtifact: "at <artifact url>.asc"}[s.Mode])
+		}
+	case ModeNone:
+		if s.URL != "" || s.Threshold != 0 || len(s.Keys) != 0 {
+			v.addf("release.signatures", "mode none takes no url, threshold or keys")
+		}
+		return
+	case "":
+		v.addf("release.signatures.mode", "is required: detached, clearsigned, artifact or none")
+		return
+	default:
+		v.addf("release.signatures.mode", "unknown mode %q; use detached, clearsigned, artifact or none", s.Mode)
+		return
+	}
+
+	if needsChecksums {
+		if v.url("release.checksums.url", r.Checksums.URL, true) {
+			switch r.Checksums.Format {
+			case FormatSHA256Sum, FormatMonero, FormatGitianAssert:
+			case "":
+				v.addf("release.checksums.format", "is required: sha256sum, monero or gitian-assert")
+			default:
+				v.addf("release.checksums.format", "unknown format %q; use sha256sum, monero or gitian-assert", r.Checksums.Format)
+			}
+		}
+	} else if r.Checksums != (Checksums{}) {
+		v.addf("release.checksums", "is not used in %s mode; remove it", s.Mode)
+	}
+
+	if len(s.Keys) == 0 {
+		v.addf("release.signatures.keys", "at least one pinned key is required in %s mode", s.Mode)
+	} else if s.Threshold < 1 || s.Threshold > len(s.Keys) {
+		v.addf("release.signatures.threshold", "must be between 1 and the number of keys (%d), got %d", len(s.Keys), s.Threshold)
+	}
+	perSigner := strings.Contains(r.Checksums.URL, SignerPlaceholder) || strings.Contains(s.URL, SignerPlaceholder)
+	v.keys(perSigner)
+}
+
+func (v *validator) keys(perSigner bool) {
+	seenFpr, seenSigner := map[string]bool{}, map[string]bool{}
+	for i, k := range v.m.Release.Signatures.Keys {
+		p := fmt.Sprintf("release.signatures.keys[%d]", i)
+		fprOK := false
+		if v.required(p+".fingerprint", k.Fingerprint) {
+			switch {
+			case !fingerprintPattern.MatchString(k.Fingerprint):
+				v.addf(p+".fingerprint", "must be 40 upper-case hex digits without spaces, got %q", k.Fingerprint)
+			case seenFpr[k.Fingerprint]:
+				v.addf(p+".fingerprint", "%s is pinned twice", k.Fingerprint)
+			default:
+				fprOK = true
+			}
+			seenFpr[k.Fingerprint] = true
+		}
+		if v.required(p+".file", k.File) {
+			if file, ok := v.coinFile(p+".file", k.File, "keys/"); ok && fprOK {
+				v.keyFile(p, file, k.Fingerprint)
+			}
+		}
+		switch {
+		case perSigner && k.Signer == "":
+			v.addf(p+".signer", "is required: the checksums or signature url uses {signer}")
+		case !perSigner && k.Signer != "":
+			v.addf(p+".signer", "is only used with {signer} in the checksums or signature url")
+		case k.Signer != "" && !signerPattern.MatchString(k.Signer):
+			v.addf(p+".signer", "%q must be letters, digits, '.', '_' and '-'", k.Signer)
+		case k.Signer != "" && seenSigner[k.Signer]:
+			v.addf(p+".signer", "%q is used twice", k.Signer)
+		}
+		seenSigner[k.Signer] = true
+	}
+}
+
+// keyFile checks the pinned fingerprint is a primary key in the file.
+func (v *validator) keyFile(p, file, fingerprint string) {
+	keys, err := verify.ReadKeyFile(file)
+	if err != nil {
+		v.addf(p+".file", "%v", err)
+		return
+	}
+	var found []string
+	for _, k := range keys {
+		if k.Fingerprint == fingerprint {
+			return
+		}
+		found = append(found, k.Fingerprint)
+	}
+	v.addf(p+".fingerprint", "%s is not a primary key in %s (it holds %s)", fingerprint, filepath.ToSlash(file), strings.Join(found, ", "))
+}
+
+func (v *validator) image() {
+	im := v.m.Image
+	if v.required("image.base", im.Base) {
+		switch {
+		case !imagePattern.MatchString(im.Base):
+			v.addf("image.base", "%q must be pinned by digest: name[:tag]@sha256:<64 hex>", im.Base)
+		case strings.Contains(im.Base, ":latest@"):
+			v.addf("image.base", "name a real tag, not latest, next to the digest")
+		}
+	}
+	for i, pkg := range im.Packages {
+		if !packagePattern.MatchString(pkg) {
+			v.addf(fmt.Sprintf("image.packages[%d]", i), "%q is not a Debian package name", pkg)
+		}
+	}
+	if v.required("image.user", im.User) {
+		switch {
+		case !userPattern.MatchString(im.User):
+			v.addf("image.user", "%q is not a valid user name", im.User)
+		case im.User == "root":
+			v.addf("image.user", "the daemon must not run as root")
+		}
+	}
+	switch {
+	case !v.m.Has("image.uid"):
+		v.addf("image.uid", "is required: a fixed uid keeps host volumes' owner stable")
+	case im.UID == 0:
+		v.addf("image.uid", "must not be 0 (root)")
+	case im.UID < 1000 || im.UID > 2147483646:
+		v.addf("image.uid", "must be between 1000 and 2147483646, got %d", im.UID)
+	}
+}
+
+func (v *validator) runtime(binaries map[string]bool) {
+	rt := v.m.Runtime
+	v.argv("runtime.command", rt.Command, binaries, true)
+	v.argv("runtime.height", rt.Height, binaries, false)
+	dataDir := path.Clean(rt.DataDir)
+	if v.required("runtime.data_dir", rt.DataDir) && !v.absPath("runtime.data_dir", rt.DataDir) {
+		dataDir = ""
+	} else if dataDir == "/" {
+		v.addf("runtime.data_dir", "must not be /")
+	}
+	seen := map[string]bool{}
+	for i, c := range rt.Config {
+		p := fmt.Sprintf("runtime.config[%d]", i)
+		if v.required(p+".file", c.File) {
+			v.coinFile(p+".file", c.File, "files/")
+		}
+		if !v.required(p+".path", c.Path) || !v.absPath(p+".path", c.Path) {
+			continue
+		}
+		switch {
+		case dataDir != "" && strings.HasPrefix(c.Path, dataDir+"/"):
+			v.addf(p+".path", "%s is inside data_dir %s, a volume that hides it at run time", c.Path, dataDir)
+		case seen[c.Path]:
+			v.addf(p+".path", "%s is installed twice", c.Path)
+		}
+		seen[c.Path] = true
+	}
+	v.ports(rt.Ports)
+	switch rt.StopSignal {
+	case "":
+		v.m.Runtime.StopSignal = DefaultStopSignal
+	case "SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP":
+	default:
+		v.addf("runtime.stop_signal", "%q is not one of SIGTERM, SIGINT, SIGQUIT, SIGHUP", rt.StopSignal)
+	}
+	switch {
+	case !v.m.Has("runtime.stop_timeout"):
+		v.addf("runtime.stop_timeout", "is required: how long the daemon may take to stop cleanly, e.g. 10m")
+	case rt.StopTimeout <= 0:
+		v.addf("runtime.stop_timeout", "must be more than 0")
+	case rt.StopTimeout > Duration(time.Hour):
+		v.addf("runtime.stop_timeout", "%s is more than 1h", rt.StopTimeout)
+	}
+}
+
+// argv checks a command line whose first word is an installed binary or an
+// absolute path.
+func (v *validator) argv(p string, argv []string, binaries map[string]bool, required bool) {
+	if len(argv) == 0 {
+		if required {
+			v.addf(p, "is required: the daemon's command line")
+		}
+		return
+	}
+	if first := argv[0]; !path.IsAbs(first) && !binaries[first] {
+		v.addf(p+"[0]", "%q is not one of release.binaries (%s) nor an absolute path", first, strings.Join(sortedKeys(binaries), ", "))
+	}
+}
+
+func (v *validator) ports(ports map[string][]int) {
+	seen := map[int]string{}
+	for _, name := range sortedKeys(ports) {
+		if !portNamePattern.MatchString(name) {
+			v.addf("runtime.ports."+name, "%q must be a lower-case name such as rpc or p2p", name)
+		}
+		for i, port := range ports[name] {
+			p := fmt.Sprintf("runtime.ports.%s[%d]", name, i)
+			switch {
+			case port < 1 || port > 65535:
+				v.addf(p, "%d is not a port (1-65535)", port)
+			case seen[port] != "":
+				v.addf(p, "%d is already listed under %s", port, seen[port])
+			default:
+				seen[port] = name
+			}
+		}
+	}
+}
+
+func (v *validator) deploy() {
+	d := v.m.Deploy
+	if v.required("deploy.ecr_repository", d.ECRRepository) && (!ecrPattern.MatchString(d.ECRRepository) || len(d.ECRRepository) < 2 || len(d.ECRRepository) > 256) {
+		v.addf("deploy.ecr_repository", "%q is not an ECR repository name (lower-case, '/', '.', '_', '-')", d.ECRRepository)
+	}
+	v.required("deploy.instances.tag", d.Instances.Tag)
+	v.required("deploy.instances.value", d.Instances.Value)
+	if v.m.Has("deploy.max_unavailable") && d.MaxUnavailable < 1 {
+		v.addf("deploy.max_unavailable", "must be at least 1, got %d", d.MaxUnavailable)
+	}
+	if v.m.Has("deploy.health_timeout") && d.HealthTimeout <= 0 {
+		v.addf("deploy.health_timeout", "must be more than 0")
+	}
+}
+
+// url checks an https URL template whose only placeholders are {version}
+// and, where allowed, {signer}.
+func (v *validator) url(p, raw string, signerAllowed bool) bool {
+	if !v.required(p, raw) {
+		return false
+	}
+	for _, ph := range placeholderPattern.FindAllString(raw, -1) {
+		if ph != VersionPlaceholder && (ph != SignerPlaceholder || !signerAllowed) {
+			v.addf(p, "unknown placeholder %s", ph)
+			return false
+		}
+	}
+	u, err := url.Parse(strings.NewReplacer(VersionPlaceholder, "1", SignerPlaceholder, "s").Replace(raw))
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+		v.addf(p, "%q must be an https:// URL without credentials", raw)
+		return false
+	}
+	return true
+}
+
+func (v *validator) absPath(p, value string) bool {
+	if !path.IsAbs(value) || path.Clean(value) != value {
+		v.addf(p, "%q must be a clean absolute path", value)
+		return false
+	}
+	return true
+}
+
+// coinFile checks a path names a regular file under the coin folder's dir
+// (keys/ or files/) and returns its path on disk.
+func (v *validator) coinFile(p, rel, dir string) (string, bool) {
+	clean := path.Clean(rel)
+	if path.IsAbs(rel) || !strings.HasPrefix(clean, dir) {
+		v.addf(p, "%q must be a path under %s", rel, dir)
+		return "", false
+	}
+	file := filepath.Join(v.m.Dir, filepath.FromSlash(clean))
+	info, err := os.Stat(file)
+	switch {
+	case err != nil:
+		v.addf(p, "%s does not exist", filepath.ToSlash(file))
+		return "", false
+	case !info.Mode().IsRegular():
+		v.addf(p, "%s is not a regular file", filepath.ToSlash(file))
+		return "", false
+	}
+	return file, true
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
