@@ -122,7 +122,9 @@ func TestReleaseScriptVerify(t *testing.T) {
 			false, "only 1 of the 3 required pinned keys signed this release"},
 		{"bitcoin: a signer whose key is not pinned", "bitcoin-guix",
 			map[string][]byte{"checksums.all": sums, "checksums.all.sig": cat(achow, fanquake, laanwj)},
-			func(s string) string { return strings.Replace(s, "keys/laanwj.asc 71A3B16735405025D447E8F274810B012346C9A6", "", 1) },
+			func(s string) string {
+				return strings.Replace(s, "keys/laanwj.asc 71A3B16735405025D447E8F274810B012346C9A6", "", 1)
+			},
 			false, "signature by unknown key 1E4AED62986CD25D ignored"},
 		{"bitcoin: truncated armor", "bitcoin-guix",
 			map[string][]byte{"checksums.all": sums, "checksums.all.sig": achow[:len(achow)/2]}, nil,

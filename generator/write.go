@@ -42,7 +42,7 @@ func Write(outDir, name string, files []File) ([]Change, error) {
 	if err != nil {
 		return nil, fmt.Errorf("writing %s: %w", name, err)
 	}
-	defer os.RemoveAll(staged) // gone after a successful swap; cleans up a failed one
+	defer os.RemoveAll(staged)                      // gone after a successful swap; cleans up a failed one
 	if err := os.Chmod(staged, 0o755); err != nil { // MkdirTemp makes it 0700
 		return nil, fmt.Errorf("writing %s: %w", name, err)
 	}

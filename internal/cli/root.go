@@ -65,6 +65,15 @@ pinned OpenPGP keys, and proposes, builds and rolls out upgrades.
 Exit codes: 0 ok, 1 operational failure, 2 invalid input, 3 verification failed.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Runnable so that an unknown verb is a usage error (exit 2) rather
+		// than cobra's untyped one.
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown command %q; run coinpipe --help", args[0])
+			}
+			return cmd.Help()
+		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
@@ -88,6 +97,23 @@ func (u usageError) Error() string { return u.err.Error() }
 func (u usageError) Unwrap() error { return u.err }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// noArgs and exactArgs are cobra's argument checks returning usage errors.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("%s takes no arguments, got %q", cmd.CommandPath(), args[0])
+	}
+	return nil
+}
+
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usagef("%s takes %d argument(s), got %d; see %s --help", cmd.CommandPath(), n, len(args), cmd.CommandPath())
+		}
+		return nil
+	}
+}
 
 // invalidInputError marks errors that are the input's fault (exit 2).
 type invalidInputError interface{ InvalidInput() bool }

@@ -1,0 +1,144 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// run drives coinpipe in-process, as a user would from a shell.
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = Run(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// copyCoin copies the manifest test fixture into a fresh coins folder.
+func copyCoin(t *testing.T) string {
+	t.Helper()
+	coins := t.TempDir()
+	src := "../../manifest/testdata/coins/monero"
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(coins, "monero", rel)
+		os.MkdirAll(filepath.Dir(dst), 0o755)
+		return os.WriteFile(dst, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return coins
+}
+
+func TestValidate(t *testing.T) {
+	coins := copyCoin(t)
+	code, out, _ := run(t, "validate", "--coins", coins)
+	if code != ExitOK || out != "ok\tmonero\t0.18.5.1\n" {
+		t.Fatalf("validate: code %d, stdout %q", code, out)
+	}
+
+	file := filepath.Join(coins, "monero", "coin.yaml")
+	src, _ := os.ReadFile(file)
+	bad := strings.NewReplacer("name: monero", "name: Monero", "uid: 10002", "uid: 0", "format: monero", "format: md5").Replace(string(src))
+	os.WriteFile(file, []byte(bad), 0o644)
+	code, out, errOut := run(t, "validate", "--coins", coins)
+	want := file + `:2:7: name: "Monero" must be lower-case letters, digits and inner dashes ([a-z0-9-]+)
+` + file + `:19:13: release.checksums.format: unknown format "md5"; use sha256sum, monero or gitian-assert
+` + file + `:31:8: image.uid: must not be 0 (root)
+coinpipe: 3 problems
+`
+	if code != ExitInvalidInput || out != "" || errOut != want {
+		t.Fatalf("validate of a broken manifest: code %d, stdout %q, stderr:\n%s\nwant:\n%s", code, out, errOut, want)
+	}
+}
+
+func TestInvalidInvocations(t *testing.T) {
+	coins := copyCoin(t)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"validate", "--coins", coins, "dogecoin"}, `unknown coin "dogecoin"`},
+		{[]string{"validate", "--coins", filepath.Join(coins, "monero", "keys")}, "no coins found"},
+		{[]string{"generate", "--no-such-flag"}, "unknown flag: --no-such-flag"},
+		{[]string{"version", "extra"}, `coinpipe version takes no arguments, got "extra"`},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"; run coinpipe --help`},
+	} {
+		code, _, errOut := run(t, tt.args...)
+		if code != ExitInvalidInput || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%v: code %d, stderr %q; want exit 2 and %q", tt.args, code, errOut, tt.want)
+		}
+	}
+}
+
+func TestGenerateAndCheck(t *testing.T) {
+	coins, out := copyCoin(t), t.TempDir()
+	dir := filepath.Join(out, "monero")
+
+	code, stdout, errOut := run(t, "generate", "--coins", coins, "--out", out)
+	if code != ExitOK || stdout != dir+": 10 changes written\n" {
+		t.Fatalf("generate: code %d, stdout %q, stderr %q", code, stdout, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "Dockerfile")); err != nil {
+		t.Fatal(err)
+	}
+	if code, stdout, _ = run(t, "generate", "--coins", coins, "--out", out); code != ExitOK || stdout != dir+": up to date\n" {
+		t.Fatalf("second generate: code %d, stdout %q", code, stdout)
+	}
+	if code, stdout, _ = run(t, "generate", "--check", "--coins", coins, "--out", out); code != ExitOK || stdout != dir+": up to date\n" {
+		t.Fatalf("check of fresh output: code %d, stdout %q", code, stdout)
+	}
+
+	// Hand edits are drift: --check lists them, exits 1 and writes nothing.
+	dockerfile := filepath.Join(dir, "Dockerfile")
+	os.WriteFile(dockerfile, []byte("FROM scratch\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "extra.txt"), []byte("x"), 0o644)
+	code, stdout, errOut = run(t, "generate", "--check", "--coins", coins, "--out", out)
+	wantOut := filepath.Join(dir, "Dockerfile") + ": would be changed\n" + filepath.Join(dir, "extra.txt") + ": would be removed\n"
+	if code != ExitFailure || stdout != wantOut || !strings.Contains(errOut, "2 files out of date: run coinpipe generate") {
+		t.Fatalf("check with drift: code %d, stdout %q, stderr %q", code, stdout, errOut)
+	}
+	if b, _ := os.ReadFile(dockerfile); string(b) != "FROM scratch\n" {
+		t.Fatal("--check wrote a file")
+	}
+	if code, _, _ = run(t, "generate", "--coins", coins, "--out", out); code != ExitOK {
+		t.Fatal("generate after drift failed")
+	}
+	if code, _, _ = run(t, "generate", "--check", "--coins", coins, "--out", out); code != ExitOK {
+		t.Fatal("generate did not repair the drift")
+	}
+}
+
+// A broken manifest stops generate before anything is written.
+func TestGenerateInvalidWritesNothing(t *testing.T) {
+	coins, out := copyCoin(t), t.TempDir()
+	file := filepath.Join(coins, "monero", "coin.yaml")
+	src, _ := os.ReadFile(file)
+	os.WriteFile(file, bytes.Replace(src, []byte("uid: 10002"), []byte("uid: 0"), 1), 0o644)
+	if code, _, _ := run(t, "generate", "--coins", coins, "--out", out); code != ExitInvalidInput {
+		t.Fatalf("generate of an invalid coin: code %d, want 2", code)
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 0 {
+		t.Fatalf("generate wrote %v for an invalid coin", entries)
+	}
+}
+
+func TestHelpHasExamples(t *testing.T) {
+	for _, verb := range []string{"validate", "generate"} {
+		code, out, _ := run(t, verb, "--help")
+		if code != ExitOK || !strings.Contains(out, "Examples:") || !strings.Contains(out, "coinpipe "+verb) {
+			t.Errorf("%s --help: code %d, no examples in:\n%s", verb, code, out)
+		}
+	}
+}
