@@ -205,3 +205,26 @@ func BenchmarkRender(b *testing.B) {
 		mustRender(b, m)
 	}
 }
+
+// Hidden directories (a checkout's .git, CI tool state) are neither drift
+// nor removed by a write.
+func TestHiddenDirectoriesAreKept(t *testing.T) {
+	out := t.TempDir()
+	dir := filepath.Join(out, "monero-clearsigned")
+	files := mustRender(t, openFixture(t, "monero-clearsigned"))
+	if _, err := Write(out, "monero-clearsigned", files); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(dir, ".git", "objects"), 0o755)
+	os.WriteFile(filepath.Join(dir, ".git", "HEAD"), []byte("ref: refs/heads/main\n"), 0o644)
+	if changes, _ := Check(out, "monero-clearsigned", files); len(changes) != 0 {
+		t.Fatalf(".git counted as drift: %v", changes)
+	}
+	files[0].Data = []byte("changed\n")
+	if _, err := Write(out, "monero-clearsigned", files); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, ".git", "HEAD")); err != nil || string(b) != "ref: refs/heads/main\n" {
+		t.Fatalf(".git lost by a write: %v", err)
+	}
+}

@@ -28,7 +28,9 @@ func Check(outDir, name string, files []File) ([]Change, error) {
 // nothing changed. Otherwise the new tree is staged beside the old one
 // (unchanged files hard-linked, so they keep their inode and mtime) and
 // swapped in with renames, so a failure leaves the previous output whole.
-// The folder is the generator's: files it did not render are removed.
+// Files it did not render are removed, but hidden directories at the top
+// (.git of a checkout, a CI tool's state) are not the generator's: they are
+// moved across untouched.
 func Write(outDir, name string, files []File) ([]Change, error) {
 	dir := filepath.Join(outDir, name)
 	changes, err := diff(dir, files)
@@ -55,11 +57,45 @@ func Write(outDir, name string, files []File) ([]Change, error) {
 			return nil, fmt.Errorf("writing %s: %w", name, err)
 		}
 	}
+	kept, err := keepHidden(dir, staged)
+	if err != nil {
+		return nil, fmt.Errorf("writing %s: %w", name, err)
+	}
 	if err := swap(staged, dir); err != nil {
+		for _, h := range kept { // put them back where they were
+			os.Rename(filepath.Join(staged, h), filepath.Join(dir, h))
+		}
 		return nil, fmt.Errorf("writing %s: %w", name, err)
 	}
 	return changes, nil
 }
+
+// keepHidden moves dir's top-level hidden directories into staged.
+func keepHidden(dir, staged string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var kept []string
+	for _, e := range entries {
+		if !e.IsDir() || !isHidden(e.Name()) {
+			continue
+		}
+		if err := os.Rename(filepath.Join(dir, e.Name()), filepath.Join(staged, e.Name())); err != nil {
+			for _, h := range kept {
+				os.Rename(filepath.Join(staged, h), filepath.Join(dir, h))
+			}
+			return nil, err
+		}
+		kept = append(kept, e.Name())
+	}
+	return kept, nil
+}
+
+func isHidden(name string) bool { return len(name) > 1 && name[0] == '.' }
 
 func stage(staged, dir string, f File, changed bool) error {
 	dst := filepath.Join(staged, filepath.FromSlash(f.Path))
@@ -133,8 +169,8 @@ func diff(dir string, files []File) ([]Change, error) {
 			return err
 		}
 		if e.IsDir() {
-			if e.Name() == ".git" {
-				return filepath.SkipDir // a checkout of the daemon repo is not drift
+			if p != dir && filepath.Dir(p) == dir && isHidden(e.Name()) {
+				return filepath.SkipDir // .git, CI tool state: not the generator's
 			}
 			return nil
 		}

@@ -129,16 +129,16 @@ keyring() {
 # signatures never count; a key that has expired since still counts (gpgv
 # reports EXPKEYSIG and VALIDSIG), as in ARCHITECTURE §7.
 good_signers() { # STATUS-FILE
-	awk -v pinned="$(printf '%s\n' "$pinned_keys" | awk 'NF >= 2 { print $2 }')" '
+	awk -v prefix="$name $version: " -v pinned="$(printf '%s\n' "$pinned_keys" | awk 'NF >= 2 { print $2 }')" '
 		BEGIN { n = split(pinned, list, "\n"); for (i = 1; i <= n; i++) pin[list[i]] = 1 }
 		$2 == "NEWSIG" { ok = 0 }
 		$2 == "GOODSIG" || $2 == "EXPKEYSIG" { ok = 1 }
-		$2 == "EXPSIG" || $2 == "REVKEYSIG" { ok = 0; print "signature by " $3 " not counted: " $2 > "/dev/stderr" }
-		$2 == "BADSIG" { bad = 1; print "BAD signature by key " $3 > "/dev/stderr" }
-		$2 == "ERRSIG" { print "signature by unknown key " $3 " ignored" > "/dev/stderr" }
+		$2 == "EXPSIG" || $2 == "REVKEYSIG" { ok = 0; print prefix "signature by " $3 " not counted: " $2 > "/dev/stderr" }
+		$2 == "BADSIG" { bad = 1; print prefix "BAD signature by key " $3 > "/dev/stderr" }
+		$2 == "ERRSIG" { print prefix "signature by unknown key " $3 " ignored" > "/dev/stderr" }
 		$2 == "VALIDSIG" && ok {
-			if (!($12 in pin)) print "signature by unpinned key " $12 " not counted" > "/dev/stderr"
-			else if ($10 <= 3) print "signature by " $12 " uses a broken hash (algorithm " $10 "), not counted" > "/dev/stderr"
+			if (!($12 in pin)) print prefix "signature by unpinned key " $12 " not counted" > "/dev/stderr"
+			else if ($10 <= 3) print prefix "signature by " $12 " uses a broken hash (algorithm " $10 "), not counted" > "/dev/stderr"
 			else print $12
 		}
 		END { exit bad }
