@@ -81,7 +81,9 @@ func (s *suite) build(t *testing.T, r release, flags ...string) built {
 	})
 	s.t.Cleanup(func() { s.b.removeImage(context.WithoutCancel(s.ctx), bl.tag) })
 	start := time.Now()
-	bl.res = s.b.build(s.ctx, bl.dir, bl.tag, map[string]string{"BASE_IMAGE": s.base, "DOWNLOAD_MIRROR": bl.mirror}, flags...)
+	// SOURCE_DATE_EPOCH as the pipeline passes it (the commit time there).
+	args := map[string]string{"BASE_IMAGE": s.base, "DOWNLOAD_MIRROR": bl.mirror, "SOURCE_DATE_EPOCH": "0"}
+	bl.res = s.b.build(s.ctx, bl.dir, bl.tag, args, flags...)
 	t.Logf("buildah build %s: %s (err=%v)", bl.tag, time.Since(start).Round(100*time.Millisecond), bl.res.Err)
 	return bl
 }

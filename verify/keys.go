@@ -1,0 +1,133 @@
+package verify
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+)
+
+// Key is one public key (a primary key with its user IDs and subkeys) as
+// GnuPG sees it once every self-signature has been checked.
+type Key struct {
+	// Fingerprint is the primary key's fingerprint in upper-case hex: 40
+	// digits for v4 keys, 64 for v6 keys.
+	Fingerprint string
+	// UserID is the primary user ID, chosen as GnuPG chooses it, for people
+	// reading results.
+	UserID string
+	// UserIDs holds every user ID with a valid, unrevoked self-signature:
+	// the primary one first, then the others in file order, as gpg lists them.
+	UserIDs []string
+	// KeyID is the primary key's 64-bit key ID in upper-case hex.
+	KeyID string
+	// Created is the primary key's creation time.
+	Created time.Time
+	// Expires is when the primary key expires, from its newest
+	// self-signature; zero means never.
+	Expires time.Time
+	// Revoked is set when the key carries a valid revocation by itself.
+	// GnuPG treats every key revocation as final whatever its reason or
+	// date, and so does this package.
+	Revoked bool
+	// CanSign reports whether the primary key may make data signatures.
+	CanSign bool
+	// Subkeys holds the subkeys with a valid binding signature.
+	Subkeys []*Subkey
+
+	pub *packet.PublicKey
+}
+
+// Subkey is a subkey bound to its primary key by a valid binding signature.
+type Subkey struct {
+	Fingerprint string
+	KeyID       string
+	Created     time.Time
+	// Expires is the subkey's own expiry (zero: never); the primary key's
+	// expiry applies on top of it.
+	Expires time.Time
+	Revoked bool
+	// CanSign is set when the binding allows signing and the subkey
+	// cross-certifies its primary key (the embedded back-signature that
+	// stops anyone from claiming another person's signing subkey).
+	CanSign bool
+
+	pub *packet.PublicKey
+}
+
+// ReadKeyFile reads every public key in a key file: armored (one or more
+// blocks, LF or CRLF) or binary.
+func ReadKeyFile(path string) ([]*Key, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading key file: %w", err)
+	}
+	keys, err := ParseKeys(data)
+	if err != nil {
+		return nil, fmt.Errorf("reading key file %s: %w", path, err)
+	}
+	return keys, nil
+}
+
+// ParseKeys reads every public key in data, armored or binary.
+//
+// It is as lenient as GnuPG with what surrounds a key: third-party
+// certifications are not checked, and packets that cannot be parsed (an
+// unknown algorithm, a garbled certification, a subkey of an unsupported
+// type) are skipped. It fails on what would leave a key unusable or
+// misread: broken framing, an unreadable primary key, a key without any
+// valid self-signature, or secret key material.
+func ParseKeys(data []byte) ([]*Key, error) {
+	packets, err := decodePackets(data, "PGP PUBLIC KEY BLOCK")
+	if err != nil {
+		return nil, err
+	}
+	var keys []*Key
+	for _, block := range splitKeyBlocks(packets) {
+		k, err := block.build()
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("no public key found")
+	}
+	return keys, nil
+}
+
+// SelectKeys returns the keys whose primary fingerprint is one of
+// fingerprints (any case, spaces ignored), and an error naming any
+// fingerprint that matches no key.
+func SelectKeys(keys []*Key, fingerprints ...string) ([]*Key, error) {
+	var out []*Key
+	var missing []string
+	for _, fp := range fingerprints {
+		want := normalizeFingerprint(fp)
+		found := false
+		for _, k := range keys {
+			if k.Fingerprint == want {
+				out = append(out, k)
+				found = true
+				break
+			}
+		}
+		if !found {
+			missing = append(missing, want)
+		}
+	}
+	if len(missing) > 0 {
+		return out, fmt.Errorf("no key with fingerprint %s", strings.Join(missing, ", "))
+	}
+	return out, nil
+}
+
+func normalizeFingerprint(fp string) string {
+	return strings.ToUpper(strings.ReplaceAll(strings.TrimPrefix(strings.TrimSpace(fp), "0x"), " ", ""))
+}
+
+func fingerprintHex(pk *packet.PublicKey) string {
+	return fmt.Sprintf("%X", pk.Fingerprint)
+}
