@@ -1,7 +1,7 @@
 // Package templates embeds the files coinpipe renders: docker/ holds the
 // daemon repository's files, ci/ the pipeline every daemon repository
 // includes from the toolkit project. It sits above both folders because
-// go:embed cannot reach "../".
+// the embed directive cannot reach "../".
 package templates
 
 import "embed"
