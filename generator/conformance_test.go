@@ -12,8 +12,8 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/santhosh-tekuri/jsonschema/v6"
-	"go.yaml.in/yaml/v3"
 
+	"gitlab.com/coinpipe/coinpipe/internal/yamljson"
 	"gitlab.com/coinpipe/coinpipe/manifest"
 )
 
@@ -96,25 +96,9 @@ func gitlabSchema(t *testing.T) *jsonschema.Schema {
 // yamlValue decodes YAML into the JSON data model jsonschema validates.
 func yamlValue(t *testing.T, src []byte) any {
 	t.Helper()
-	var v any
-	if err := yaml.Unmarshal(src, &v); err != nil {
+	v, err := yamljson.Decode(src)
+	if err != nil {
 		t.Fatal(err)
-	}
-	return jsonValue(v)
-}
-
-func jsonValue(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			x[k] = jsonValue(e)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = jsonValue(e)
-		}
-	case int:
-		return float64(x)
 	}
 	return v
 }

@@ -9,7 +9,8 @@ import (
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
-	"go.yaml.in/yaml/v3"
+
+	"gitlab.com/coinpipe/coinpipe/internal/yamljson"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -86,25 +87,9 @@ func readFile(t *testing.T, name string) []byte {
 // yamlToJSONValue decodes YAML into the plain values jsonschema validates.
 func yamlToJSONValue(t *testing.T, src []byte) any {
 	t.Helper()
-	var v any
-	if err := yaml.Unmarshal(src, &v); err != nil {
+	v, err := yamljson.Decode(src)
+	if err != nil {
 		t.Fatal(err)
-	}
-	return normalize(v)
-}
-
-func normalize(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			x[k] = normalize(e)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = normalize(e)
-		}
-	case int:
-		return float64(x)
 	}
 	return v
 }
