@@ -101,7 +101,9 @@ func TestVerifyArtifactListedTwice(t *testing.T) {
 	}
 }
 
-func fprOf(g *genRelease) string { return strings.ToUpper(hexFingerprint(g.key.PrimaryKey.Fingerprint)) }
+func fprOf(g *genRelease) string {
+	return strings.ToUpper(hexFingerprint(g.key.PrimaryKey.Fingerprint))
+}
 
 func hexFingerprint(b []byte) string {
 	const digits = "0123456789abcdef"
