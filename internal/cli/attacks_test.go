@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,15 +102,4 @@ func TestVerifyArtifactListedTwice(t *testing.T) {
 	}
 }
 
-func fprOf(g *genRelease) string {
-	return strings.ToUpper(hexFingerprint(g.key.PrimaryKey.Fingerprint))
-}
-
-func hexFingerprint(b []byte) string {
-	const digits = "0123456789abcdef"
-	out := make([]byte, 0, 2*len(b))
-	for _, c := range b {
-		out = append(out, digits[c>>4], digits[c&15])
-	}
-	return string(out)
-}
+func fprOf(g *genRelease) string { return fmt.Sprintf("%X", g.key.PrimaryKey.Fingerprint) }
