@@ -81,9 +81,16 @@ func Render(m *manifest.Manifest, opts Options) ([]File, error) {
 	return files, nil
 }
 
+// toJSON writes exec-form arrays and quoted values; no HTML escaping, which
+// Dockerfile strings would keep as literal \u0026.
 func toJSON(v any) (string, error) {
-	b, err := json.Marshal(v)
-	return string(b), err
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
 // shquote quotes s for POSIX sh.

@@ -2,6 +2,7 @@ package generator
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -206,9 +207,9 @@ func BenchmarkRender(b *testing.B) {
 	}
 }
 
-// Hidden directories (a checkout's .git, CI tool state) are neither drift
-// nor removed by a write.
-func TestHiddenDirectoriesAreKept(t *testing.T) {
+// A checkout's .git is not drift for Check; Write refuses the folder rather
+// than lose or move it, and leaves everything as it was.
+func TestWriteRefusesForeignEntries(t *testing.T) {
 	out := t.TempDir()
 	dir := filepath.Join(out, "monero-clearsigned")
 	files := mustRender(t, openFixture(t, "monero-clearsigned"))
@@ -220,11 +221,28 @@ func TestHiddenDirectoriesAreKept(t *testing.T) {
 	if changes, _ := Check(out, "monero-clearsigned", files); len(changes) != 0 {
 		t.Fatalf(".git counted as drift: %v", changes)
 	}
-	files[0].Data = []byte("changed\n")
-	if _, err := Write(out, "monero-clearsigned", files); err != nil {
-		t.Fatal(err)
+	before := snapshot(t, dir)
+	changed := append([]File(nil), files...)
+	changed[0].Data = []byte("changed\n")
+	_, err := Write(out, "monero-clearsigned", changed)
+	var unsafe *UnsafeOutputError
+	if !errors.As(err, &unsafe) || !strings.Contains(err.Error(), "it holds .git, which coinpipe did not render") {
+		t.Fatalf("Write into a checkout: %v", err)
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, ".git", "HEAD")); err != nil || string(b) != "ref: refs/heads/main\n" {
-		t.Fatalf(".git lost by a write: %v", err)
+	if snapshot(t, dir) != before {
+		t.Fatal("a refused write changed the folder")
+	}
+}
+
+// A symlinked output folder is never replaced by a real one.
+func TestWriteRefusesSymlinkedFolder(t *testing.T) {
+	out, target := t.TempDir(), t.TempDir()
+	os.Symlink(target, filepath.Join(out, "monero-clearsigned"))
+	_, err := Write(out, "monero-clearsigned", mustRender(t, openFixture(t, "monero-clearsigned")))
+	if err == nil || !strings.Contains(err.Error(), "it is a symbolic link") {
+		t.Fatalf("Write through a symlink: %v", err)
+	}
+	if info, _ := os.Lstat(filepath.Join(out, "monero-clearsigned")); info.Mode()&os.ModeSymlink == 0 {
+		t.Fatal("the symlink was replaced")
 	}
 }

@@ -2,15 +2,18 @@ package generator
 
 import (
 	"bytes"
+	"crypto"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	"gitlab.com/coinpipe/coinpipe/manifest"
 )
@@ -95,6 +98,7 @@ func TestReleaseScriptVerify(t *testing.T) {
 		return files
 	}
 	signer := newTestSigner(t)
+	expiring := newExpiringSigner(t)
 	tamperedSums := bytes.Replace(sums, []byte("23e5ab226d9e"), []byte("23e5ab226d9f"), 1)
 	twice := bytes.Replace(sums, []byte("23e5ab226d9e01ffaadef5ffabe8868d0db23db952b90b0593652993680bb8ab  bitcoin-26.0-x86_64-linux-gnu.tar.gz\n"),
 		[]byte("23e5ab226d9e01ffaadef5ffabe8868d0db23db952b90b0593652993680bb8ab  bitcoin-26.0-x86_64-linux-gnu.tar.gz\n00e5ab226d9e01ffaadef5ffabe8868d0db23db952b90b0593652993680bb8ab  bitcoin-26.0-x86_64-linux-gnu.tar.gz\n"), 1)
@@ -136,6 +140,20 @@ func TestReleaseScriptVerify(t *testing.T) {
 				return strings.Replace(s, "keys/achow101.asc 152812300785C96444D3334D17565732E08E5E41", "keys/test.asc "+signer.fingerprint, 1)
 			},
 			false, "list 00e5ab226d9e01ffaadef5ffabe8868d0db23db952b90b0593652993680bb8ab 23e5ab226d9e01ffaadef5ffabe8868d0db23db952b90b0593652993680bb8ab for bitcoin-26.0-x86_64-linux-gnu.tar.gz"},
+		{"a key that expired since signed while valid: counted", "bitcoin-guix",
+			map[string][]byte{"checksums.all": sums, "checksums.all.sig": expiring.signAt(t, sums, expiring.created.Add(12*time.Hour)), "keys/test.asc": expiring.public},
+			func(s string) string {
+				s = strings.Replace(s, "threshold=3", "threshold=1", 1)
+				return strings.Replace(s, "keys/achow101.asc 152812300785C96444D3334D17565732E08E5E41", "keys/test.asc "+expiring.fingerprint, 1)
+			},
+			true, "good signature by pinned key " + expiring.fingerprint},
+		{"a signature made after its key expired: not counted", "bitcoin-guix",
+			map[string][]byte{"checksums.all": sums, "checksums.all.sig": expiring.signAt(t, sums, expiring.created.Add(4*24*time.Hour)), "keys/test.asc": expiring.public},
+			func(s string) string {
+				s = strings.Replace(s, "threshold=3", "threshold=1", 1)
+				return strings.Replace(s, "keys/achow101.asc 152812300785C96444D3334D17565732E08E5E41", "keys/test.asc "+expiring.fingerprint, 1)
+			},
+			false, "signature by " + expiring.fingerprint + " was made after its key expired, not counted"},
 		{"bitcoin: a key generated today signs, pinned, threshold 1", "bitcoin-guix",
 			map[string][]byte{"checksums.all": sums, "checksums.all.sig": signer.sign(t, sums), "keys/test.asc": signer.public},
 			func(s string) string {
@@ -234,4 +252,52 @@ func (s *testSigner) sign(t *testing.T, data []byte) []byte {
 		t.Fatal(err)
 	}
 	return sig.Bytes()
+}
+
+// expiringSigner is a key created ten days ago that expired a day later.
+type expiringSigner struct {
+	*testSigner
+	created time.Time
+}
+
+func newExpiringSigner(t *testing.T) *expiringSigner {
+	t.Helper()
+	created := time.Now().Add(-10 * 24 * time.Hour).Truncate(time.Second)
+	cfg := &packet.Config{Time: func() time.Time { return created }, KeyLifetimeSecs: 24 * 3600}
+	e, err := openpgp.NewEntity("coinpipe expiring", "", "expiring@coinpipe.invalid", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pub bytes.Buffer
+	w, _ := armor.Encode(&pub, openpgp.PublicKeyType, nil)
+	if err := e.Serialize(w); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	return &expiringSigner{&testSigner{entity: e, public: pub.Bytes(), fingerprint: fmt.Sprintf("%X", e.PrimaryKey.Fingerprint)}, created}
+}
+
+// signAt makes a detached signature dated when, whether or not the key was
+// valid then: go-crypto's high-level API refuses an expired key, an
+// attacker holding a retired key would not.
+func (s *expiringSigner) signAt(t *testing.T, data []byte, when time.Time) []byte {
+	t.Helper()
+	cfg := &packet.Config{Time: func() time.Time { return when }}
+	sig := &packet.Signature{Version: 4, SigType: packet.SigTypeBinary, PubKeyAlgo: s.entity.PrimaryKey.PubKeyAlgo,
+		Hash: crypto.SHA256, CreationTime: when, IssuerKeyId: &s.entity.PrimaryKey.KeyId}
+	h, err := sig.PrepareSign(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Write(data)
+	if err := sig.Sign(h, s.entity.PrivateKey, cfg); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	w, _ := armor.Encode(&out, "PGP SIGNATURE", nil)
+	if err := sig.Serialize(w); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	return out.Bytes()
 }

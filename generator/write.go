@@ -28,11 +28,15 @@ func Check(outDir, name string, files []File) ([]Change, error) {
 // nothing changed. Otherwise the new tree is staged beside the old one
 // (unchanged files hard-linked, so they keep their inode and mtime) and
 // swapped in with renames, so a failure leaves the previous output whole.
-// Files it did not render are removed, but hidden directories at the top
-// (.git of a checkout, a CI tool's state) are not the generator's: they are
-// moved across untouched.
+// Files it did not render are removed: the folder must be the generator's
+// own. Write refuses a folder holding hidden entries it does not render (the
+// .git of a checkout, a CI tool's state) and a symlinked folder, rather than
+// lose or move what is not its own; Check accepts both.
 func Write(outDir, name string, files []File) ([]Change, error) {
 	dir := filepath.Join(outDir, name)
+	if err := ownedByGenerator(dir, files); err != nil {
+		return nil, err
+	}
 	changes, err := diff(dir, files)
 	if err != nil || len(changes) == 0 {
 		return nil, err
@@ -57,42 +61,53 @@ func Write(outDir, name string, files []File) ([]Change, error) {
 			return nil, fmt.Errorf("writing %s: %w", name, err)
 		}
 	}
-	kept, err := keepHidden(dir, staged)
-	if err != nil {
-		return nil, fmt.Errorf("writing %s: %w", name, err)
-	}
 	if err := swap(staged, dir); err != nil {
-		for _, h := range kept { // put them back where they were
-			os.Rename(filepath.Join(staged, h), filepath.Join(dir, h))
-		}
 		return nil, fmt.Errorf("writing %s: %w", name, err)
 	}
 	return changes, nil
 }
 
-// keepHidden moves dir's top-level hidden directories into staged.
-func keepHidden(dir, staged string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
+// UnsafeOutputError is an output folder Write will not replace: it holds
+// what the generator does not own.
+type UnsafeOutputError struct{ Dir, Reason string }
+
+func (e *UnsafeOutputError) Error() string {
+	return fmt.Sprintf("refusing to write %s: %s; generate replaces the whole folder (use --check, or point --out elsewhere)", e.Dir, e.Reason)
+}
+
+// InvalidInput marks the refusal as the caller's choice of folder (exit 2).
+func (*UnsafeOutputError) InvalidInput() bool { return true }
+
+// ownedByGenerator checks dir is absent, or a real folder whose hidden
+// top-level entries are all rendered files.
+func ownedByGenerator(dir string, files []File) error {
+	info, err := os.Lstat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var kept []string
+	if info.Mode()&fs.ModeSymlink != 0 {
+		return &UnsafeOutputError{dir, "it is a symbolic link"}
+	}
+	if !info.IsDir() {
+		return &UnsafeOutputError{dir, "it is not a folder"}
+	}
+	rendered := map[string]bool{}
+	for _, f := range files {
+		rendered[f.Path] = true
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
 	for _, e := range entries {
-		if !e.IsDir() || !isHidden(e.Name()) {
-			continue
+		if isHidden(e.Name()) && !rendered[e.Name()] {
+			return &UnsafeOutputError{dir, fmt.Sprintf("it holds %s, which coinpipe did not render", e.Name())}
 		}
-		if err := os.Rename(filepath.Join(dir, e.Name()), filepath.Join(staged, e.Name())); err != nil {
-			for _, h := range kept {
-				os.Rename(filepath.Join(staged, h), filepath.Join(dir, h))
-			}
-			return nil, err
-		}
-		kept = append(kept, e.Name())
 	}
-	return kept, nil
+	return nil
 }
 
 func isHidden(name string) bool { return len(name) > 1 && name[0] == '.' }

@@ -19,7 +19,8 @@ type Pos struct{ Line, Col int }
 // KnownFields stops at the first unknown field, which is why this exists.
 type decoder struct {
 	file     string
-	pos      map[string]Pos // field path -> position of its value
+	pos      map[string]Pos  // field path -> position of its value
+	null     map[string]bool // field paths written with an empty value
 	problems Problems
 }
 
@@ -35,7 +36,10 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 	d.pos[path] = Pos{n.Line, n.Column}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-		return // an empty value leaves the zero value; validation says if it is required
+		// An empty value leaves the zero value and counts as not written:
+		// validation says if it is required.
+		d.null[path] = true
+		return
 	}
 	if v.Type() == durationType {
 		d.decodeDuration(n, v, path)
@@ -70,7 +74,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			d.addf(n, path, "%q is not true or false", n.Value)
 			return
 		}
-		v.SetBool(n.Value == "true")
+		v.SetBool(strings.EqualFold(n.Value, "true")) // YAML also spells it True and TRUE
 	default:
 		// Only reachable if a field of a type this decoder does not know is added.
 		d.addf(n, path, "internal: cannot decode into %s", v.Type())

@@ -75,7 +75,8 @@ type Manifest struct {
 	// Source is coin.yaml's bytes, copied unchanged into the daemon repo.
 	Source []byte
 
-	pos map[string]Pos
+	pos  map[string]Pos
+	null map[string]bool
 }
 
 // Pos returns where a field path's value is, or the closest parent that
@@ -93,10 +94,10 @@ func (m *Manifest) Pos(path string) Pos {
 	}
 }
 
-// Has reports whether the field path was written in the file.
+// Has reports whether the field path was written in the file with a value.
 func (m *Manifest) Has(path string) bool {
 	_, ok := m.pos[path]
-	return ok
+	return ok && !m.null[path]
 }
 
 // Load reads and strictly decodes dir/coin.yaml. Decoding problems come back
@@ -114,7 +115,7 @@ func Load(dir string) (*Manifest, error) {
 // folder is where keys and config files are looked up.
 func Parse(file string, src []byte) (*Manifest, error) {
 	m := &Manifest{Dir: filepath.Dir(file), File: file, Source: src}
-	d := &decoder{file: file, pos: map[string]Pos{}}
+	d := &decoder{file: file, pos: map[string]Pos{}, null: map[string]bool{}}
 
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(src))
@@ -134,7 +135,7 @@ func Parse(file string, src []byte) (*Manifest, error) {
 		root = root.Content[0]
 	}
 	d.decode(root, reflectValue(&m.Coin), "")
-	m.pos = d.pos
+	m.pos, m.null = d.pos, d.null
 	if len(d.problems) > 0 {
 		return m, d.problems
 	}

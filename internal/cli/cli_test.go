@@ -134,6 +134,19 @@ func TestGenerateInvalidWritesNothing(t *testing.T) {
 	}
 }
 
+// --out pointing at the coins folder would replace the manifests with
+// their rendering: refused before anything is written.
+func TestGenerateRefusesItsOwnInput(t *testing.T) {
+	coins := copyCoin(t)
+	code, _, errOut := run(t, "generate", "--coins", coins, "--out", coins)
+	if code != ExitInvalidInput || !strings.Contains(errOut, "would write over the coin's own folder") {
+		t.Fatalf("generate --out = --coins: code %d, stderr %q", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(coins, "monero", "Dockerfile")); err == nil {
+		t.Fatal("generate wrote into the coin's folder")
+	}
+}
+
 func TestHelpHasExamples(t *testing.T) {
 	for _, verb := range []string{"validate", "generate"} {
 		code, out, _ := run(t, verb, "--help")

@@ -36,6 +36,11 @@ is listed and the exit code is 1 when there is drift.`,
 			}
 			drift := 0
 			for _, m := range ms {
+				if samePath(filepath.Join(outDir, m.Name), m.Dir) {
+					return usagef("--out %s would write over the coin's own folder %s; choose another --out", outDir, m.Dir)
+				}
+			}
+			for _, m := range ms {
 				files, err := generator.Render(m, opts)
 				if err != nil {
 					return err
@@ -81,4 +86,16 @@ func report(e *env, dir string, changes []generator.Change, check bool) {
 			e.log.Debug("generated", "file", filepath.Join(dir, c.Path), "change", c.Kind)
 		}
 	}
+}
+
+// samePath reports whether a and b name the same folder, through symlinks.
+func samePath(a, b string) bool {
+	resolve := func(p string) string {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			p = r
+		}
+		abs, _ := filepath.Abs(p)
+		return abs
+	}
+	return resolve(a) == resolve(b)
 }

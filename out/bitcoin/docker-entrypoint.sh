@@ -3,11 +3,12 @@
 # change the manifest and run `coinpipe generate`.
 #
 # Entry point of the bitcoin image: seeds an empty data dir from SNAPSHOT_URL
-# (checked against SNAPSHOT_SHA256 when set), then runs the daemon as PID 1.
+# (which must match SNAPSHOT_SHA256 unless SNAPSHOT_INSECURE=1), then runs the daemon as PID 1.
 set -eu
 
 data_dir="${DATA_DIR:-/node/data}"
 # Present while a seed is in progress: a data dir holding it is incomplete.
+# It is created first and removed last, and wipe never removes it.
 marker="$data_dir/.coinpipe-seeding"
 staging="$data_dir/.coinpipe-seeding.d"
 
@@ -18,8 +19,17 @@ is_empty() {
 	[ -z "$(find "$1" -mindepth 1 -maxdepth 1 ! -name lost+found -print -quit)" ]
 }
 
+# wipe empties the data dir but for the marker, so an interrupted wipe is
+# still known to be incomplete.
 wipe() {
-	find "$data_dir" -mindepth 1 -maxdepth 1 ! -name lost+found -exec rm -rf {} +
+	find "$data_dir" -mindepth 1 -maxdepth 1 ! -name lost+found ! -name .coinpipe-seeding -exec rm -rf {} +
+}
+
+fail() {
+	wipe
+	rm -f "$marker"
+	log "$*; the data dir is left empty"
+	exit 1
 }
 
 seed() {
@@ -27,18 +37,16 @@ seed() {
 	log "seeding $data_dir from ${SNAPSHOT_URL%%\?*}"
 	: >"$marker"
 	mkdir -p "$staging/data"
-	if ! curl --fail --silent --show-error --location --retry 3 --output "$staging/snapshot" "$SNAPSHOT_URL"; then
-		wipe
-		log "downloading the snapshot failed"
-		exit 1
+	# Give up on a stalled transfer (under 1 KiB/s for 5 minutes), not on a
+	# long one: snapshots are large.
+	curl --fail --silent --show-error --location --proto '=https,http' --proto-redir '=https,http' \
+		--retry 3 --connect-timeout 30 --speed-limit 1024 --speed-time 300 \
+		--output "$staging/snapshot" "$SNAPSHOT_URL" || fail "downloading the snapshot failed"
+	if [ -n "${SNAPSHOT_SHA256:-}" ]; then
+		printf '%s  %s\n' "$SNAPSHOT_SHA256" "$staging/snapshot" | sha256sum -c - >/dev/null 2>&1 ||
+			fail "the snapshot does not match SNAPSHOT_SHA256"
 	fi
-	if [ -n "${SNAPSHOT_SHA256:-}" ] &&
-		! printf '%s  %s\n' "$SNAPSHOT_SHA256" "$staging/snapshot" | sha256sum -c - >/dev/null 2>&1; then
-		wipe
-		log "the snapshot does not match SNAPSHOT_SHA256; the data dir is left empty"
-		exit 1
-	fi
-	tar -xf "$staging/snapshot" -C "$staging/data" --no-same-owner
+	tar -xf "$staging/snapshot" -C "$staging/data" --no-same-owner || fail "unpacking the snapshot failed"
 	rm -f "$staging/snapshot"
 	for entry in "$staging/data"/* "$staging/data"/.[!.]* "$staging/data"/..?*; do
 		[ -e "$entry" ] || continue
@@ -49,10 +57,22 @@ seed() {
 	log "snapshot in place"
 }
 
+# An interrupted seed leaves partial data that the daemon must never read.
+if [ -e "$marker" ]; then
+	[ -n "${SNAPSHOT_URL:-}" ] || {
+		log "$data_dir holds an interrupted snapshot seed; set SNAPSHOT_URL to seed again, or empty it"
+		exit 1
+	}
+	log "an earlier seed was interrupted; starting it again"
+	wipe
+	rm -f "$marker"
+fi
 if [ -n "${SNAPSHOT_URL:-}" ]; then
-	if [ -e "$marker" ]; then
-		log "an earlier seed was interrupted; starting it again"
-		wipe
+	# A snapshot becomes the node's state unchecked by the daemon: its
+	# sha256 is required unless the operator accepts the risk explicitly.
+	if [ -z "${SNAPSHOT_SHA256:-}" ] && [ "${SNAPSHOT_INSECURE:-}" != 1 ]; then
+		log "SNAPSHOT_URL is set without SNAPSHOT_SHA256; set it, or SNAPSHOT_INSECURE=1 to trust the source"
+		exit 1
 	fi
 	if is_empty "$data_dir"; then
 		seed

@@ -76,7 +76,15 @@ for_unit() { # TEMPLATE UNIT: the URL with {signer} replaced
 }
 
 download() {
-	platform="${TARGETARCH:-$(dpkg --print-architecture)}${TARGETVARIANT:-}"
+	platform="${TARGETARCH:-}${TARGETVARIANT:-}"
+	if [ -z "$platform" ]; then # a builder that sets no TARGETARCH: Debian's names
+		case "$(dpkg --print-architecture)" in
+		armhf) platform=armv7 ;;
+		i386) platform=386 ;;
+		ppc64el) platform=ppc64le ;;
+		*) platform=$(dpkg --print-architecture) ;;
+		esac
+	fi
 	line=$(artifact_for "$platform") || die "no artifact is pinned for platform $platform"
 	url=${line%% *}
 	rest=${line#* }
@@ -128,19 +136,23 @@ keyring() {
 # good_signers reads gpgv status lines and prints the primary fingerprint of
 # every good signature by a pinned key. It fails on any bad signature.
 # Signatures by revoked keys, expired signatures and MD5, SHA-1 or RIPEMD-160
-# signatures never count; a key that has expired since still counts (gpgv
-# reports EXPKEYSIG and VALIDSIG), as in ARCHITECTURE §7.
+# signatures never count. A key that has expired since still counts (gpgv
+# reports EXPKEYSIG and VALIDSIG), but not one that had expired before it
+# signed (KEYEXPIRED at or before the signature's time), as in ARCHITECTURE §7.
 good_signers() { # STATUS-FILE
 	awk -v prefix="$name $version: " -v pinned="$(printf '%s\n' "$pinned_keys" | awk 'NF >= 2 { print $2 }')" '
 		BEGIN { n = split(pinned, list, "\n"); for (i = 1; i <= n; i++) pin[list[i]] = 1 }
-		$2 == "NEWSIG" { ok = 0 }
-		$2 == "GOODSIG" || $2 == "EXPKEYSIG" { ok = 1 }
+		$2 == "NEWSIG" { ok = 0; expired = 0; expkeysig = 0 }
+		$2 == "KEYEXPIRED" && (expired == 0 || $3 < expired) { expired = $3 }
+		$2 == "GOODSIG" { ok = 1 }
+		$2 == "EXPKEYSIG" { ok = 1; expkeysig = 1 }
 		$2 == "EXPSIG" || $2 == "REVKEYSIG" { ok = 0; print prefix "signature by " $3 " not counted: " $2 > "/dev/stderr" }
 		$2 == "BADSIG" { bad = 1; print prefix "BAD signature by key " $3 > "/dev/stderr" }
 		$2 == "ERRSIG" { print prefix "signature by unknown key " $3 " ignored" > "/dev/stderr" }
 		$2 == "VALIDSIG" && ok {
 			if (!($12 in pin)) print prefix "signature by unpinned key " $12 " not counted" > "/dev/stderr"
 			else if ($10 <= 3) print prefix "signature by " $12 " uses a broken hash (algorithm " $10 "), not counted" > "/dev/stderr"
+			else if (expkeysig && expired > 0 && expired <= $5) print prefix "signature by " $12 " was made after its key expired, not counted" > "/dev/stderr"
 			else print $12
 		}
 		END { exit bad }
@@ -220,7 +232,7 @@ extract() { # DIR
 	file=$(cut -d' ' -f3 artifact.sha256)
 	mkdir -p unpacked "$1/usr/local/bin"
 	# shellcheck disable=SC2086 # one archive path per word
-	tar -xf "$file" -C unpacked --no-same-owner --no-same-permissions $binaries
+	tar -xf "$file" -C unpacked --no-same-owner --no-same-permissions -- $binaries
 	for path in $binaries; do
 		install -m 0755 "unpacked/$path" "$1/usr/local/bin/${path##*/}"
 	done
