@@ -145,6 +145,11 @@ func TestGenerateRefusesItsOwnInput(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(coins, "monero", "Dockerfile")); err == nil {
 		t.Fatal("generate wrote into the coin's folder")
 	}
+	// --check writes nothing, so comparing a folder with itself is allowed
+	// (the conformance job does it): it reports the missing rendered files.
+	if code, stdout, _ := run(t, "generate", "--check", "--coins", coins, "--out", coins); code != ExitFailure || !strings.Contains(stdout, "Dockerfile: would be added") {
+		t.Fatalf("generate --check --out = --coins: code %d, stdout %q", code, stdout)
+	}
 }
 
 func TestHelpHasExamples(t *testing.T) {
