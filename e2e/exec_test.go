@@ -10,33 +10,23 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gitlab.com/coinpipe/coinpipe/internal/testenv"
 )
 
 // requireTools skips the test when a tool it drives is missing or the test
-// does not run as root (debootstrap and buildah's vfs driver need root).
-// In CI (CI=true) a missing tool is a failure: a skipped e2e suite there
-// would pass while proving nothing.
+// does not run as root (debootstrap and buildah's vfs driver need root),
+// except in CI (CI=true), where either fails it.
 func requireTools(t *testing.T, tools ...string) {
 	t.Helper()
-	var missing []string
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, tool)
+	testenv.RequireTools(t, tools...)
+	if os.Geteuid() != 0 {
+		const reason = "e2e: must run as root: debootstrap and buildah's vfs storage need it"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(reason + " (CI=true: the suite must run, not skip)")
 		}
+		t.Skip(reason)
 	}
-	var reason string
-	switch {
-	case len(missing) > 0:
-		reason = fmt.Sprintf("%s not found in PATH; on Debian: apt-get install -y %s", strings.Join(missing, ", "), strings.Join(missing, " "))
-	case os.Geteuid() != 0:
-		reason = "must run as root: debootstrap and buildah's vfs storage need it"
-	default:
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("e2e: %s (CI=true: the suite must run, not skip)", reason)
-	}
-	t.Skipf("e2e: %s", reason)
 }
 
 // cmdResult is a finished command: its combined output and exit error.

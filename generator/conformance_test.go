@@ -13,6 +13,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"gitlab.com/coinpipe/coinpipe/internal/testenv"
 	"gitlab.com/coinpipe/coinpipe/internal/yamljson"
 	"gitlab.com/coinpipe/coinpipe/manifest"
 )
@@ -115,7 +116,7 @@ func readTestFile(t testing.TB, name string) []byte {
 // Every generated shell script, and every RUN of every Dockerfile, passes
 // shellcheck as POSIX sh.
 func TestShellcheck(t *testing.T) {
-	requireTools(t, "shellcheck")
+	testenv.RequireTools(t, "shellcheck")
 	for _, c := range shippedCoins(t) {
 		scripts := map[string][]byte{
 			"release.sh":           c.files["release.sh"],

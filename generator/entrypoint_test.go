@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"gitlab.com/coinpipe/coinpipe/internal/testenv"
 )
 
 // snapshotTarball is a gzipped tar of a small data dir.
@@ -49,7 +51,7 @@ func listDir(t *testing.T, dir string) []string {
 // dir only from a checked snapshot, never leaves the daemon partial data,
 // and never prints a pre-signed URL's credentials.
 func TestEntrypointSnapshotSeeding(t *testing.T) {
-	requireTools(t, "curl", "tar", "sha256sum", "find")
+	testenv.RequireTools(t, "curl", "tar", "sha256sum", "find")
 	m := openFixture(t, "bitcoin-guix")
 	m.Runtime.Snapshot = true
 	var script []byte

@@ -2,8 +2,6 @@ package generator
 
 import (
 	"bytes"
-	"crypto"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,26 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
-	"github.com/ProtonMail/go-crypto/openpgp/packet"
-
+	"gitlab.com/coinpipe/coinpipe/internal/testenv"
 	"gitlab.com/coinpipe/coinpipe/manifest"
 )
-
-// requireTools skips a test whose tools are missing, except in CI, where a
-// missing tool is a failure: CI must never pass by skipping.
-func requireTools(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is required in CI: %v", tool, err)
-			}
-			t.Skipf("%s is not installed", tool)
-		}
-	}
-}
 
 // releaseDir renders a fixture coin and lays out what release.sh verify
 // reads: release.sh, keys/, artifact.sha256 and the given checksum files.
@@ -82,7 +63,7 @@ func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 // The generated release.sh verify, run with the real gpgv on real upstream
 // signatures: what the Dockerfile's step 3 does in every build.
 func TestReleaseScriptVerify(t *testing.T) {
-	requireTools(t, "gpgv", "awk", "base64")
+	testenv.RequireTools(t, "gpgv", "awk", "base64")
 	sums := vector(t, "bitcoin-guix/achow101/all.SHA256SUMS")
 	achow, fanquake, laanwj := vector(t, "bitcoin-guix/achow101/all.SHA256SUMS.asc"), vector(t, "bitcoin-guix/fanquake/all.SHA256SUMS.asc"), vector(t, "bitcoin-guix/laanwj/all.SHA256SUMS.asc")
 	monero := vector(t, "monero/v0.18.5.1-hashes.txt")
@@ -97,8 +78,9 @@ func TestReleaseScriptVerify(t *testing.T) {
 		}
 		return files
 	}
-	signer := newTestSigner(t)
-	expiring := newExpiringSigner(t)
+	signer := testenv.NewKey(t, "signer", time.Now().Add(-time.Hour), 0)
+	// A key made ten days ago that expired a day later.
+	expiring := testenv.NewKey(t, "expiring", time.Now().Add(-10*24*time.Hour), 24*time.Hour)
 	tamperedSums := bytes.Replace(sums, []byte("23e5ab226d9e"), []byte("23e5ab226d9f"), 1)
 	twice := bytes.Replace(sums, []byte("23e5ab226d9e01ffaadef5ffabe8868d0db23db952b90b0593652993680bb8ab  bitcoin-26.0-x86_64-linux-gnu.tar.gz\n"),
 		[]byte("23e5ab226d9e01ffaadef5ffabe8868d0db23db952b90b0593652993680bb8ab  bitcoin-26.0-x86_64-linux-gnu.tar.gz\n00e5ab226d9e01ffaadef5ffabe8868d0db23db952b90b0593652993680bb8ab  bitcoin-26.0-x86_64-linux-gnu.tar.gz\n"), 1)
@@ -134,33 +116,33 @@ func TestReleaseScriptVerify(t *testing.T) {
 			map[string][]byte{"checksums.all": sums, "checksums.all.sig": achow[:len(achow)/2]}, nil,
 			false, "only 0 of the 3 required"},
 		{"bitcoin: artifact listed twice with different hashes, validly signed", "bitcoin-guix",
-			map[string][]byte{"checksums.all": twice, "checksums.all.sig": signer.sign(t, twice), "keys/test.asc": signer.public},
+			map[string][]byte{"checksums.all": twice, "checksums.all.sig": signer.Sign(t, twice, time.Now()), "keys/test.asc": signer.Public},
 			func(s string) string {
 				s = strings.Replace(s, "threshold=3", "threshold=1", 1)
-				return strings.Replace(s, "keys/achow101.asc 152812300785C96444D3334D17565732E08E5E41", "keys/test.asc "+signer.fingerprint, 1)
+				return strings.Replace(s, "keys/achow101.asc 152812300785C96444D3334D17565732E08E5E41", "keys/test.asc "+signer.Fingerprint, 1)
 			},
 			false, "list 00e5ab226d9e01ffaadef5ffabe8868d0db23db952b90b0593652993680bb8ab 23e5ab226d9e01ffaadef5ffabe8868d0db23db952b90b0593652993680bb8ab for bitcoin-26.0-x86_64-linux-gnu.tar.gz"},
 		{"a key that expired since signed while valid: counted", "bitcoin-guix",
-			map[string][]byte{"checksums.all": sums, "checksums.all.sig": expiring.signAt(t, sums, expiring.created.Add(12*time.Hour)), "keys/test.asc": expiring.public},
+			map[string][]byte{"checksums.all": sums, "checksums.all.sig": expiring.Sign(t, sums, expiring.Created.Add(12*time.Hour)), "keys/test.asc": expiring.Public},
 			func(s string) string {
 				s = strings.Replace(s, "threshold=3", "threshold=1", 1)
-				return strings.Replace(s, "keys/achow101.asc 152812300785C96444D3334D17565732E08E5E41", "keys/test.asc "+expiring.fingerprint, 1)
+				return strings.Replace(s, "keys/achow101.asc 152812300785C96444D3334D17565732E08E5E41", "keys/test.asc "+expiring.Fingerprint, 1)
 			},
-			true, "good signature by pinned key " + expiring.fingerprint},
+			true, "good signature by pinned key " + expiring.Fingerprint},
 		{"a signature made after its key expired: not counted", "bitcoin-guix",
-			map[string][]byte{"checksums.all": sums, "checksums.all.sig": expiring.signAt(t, sums, expiring.created.Add(4*24*time.Hour)), "keys/test.asc": expiring.public},
+			map[string][]byte{"checksums.all": sums, "checksums.all.sig": expiring.Sign(t, sums, expiring.Created.Add(4*24*time.Hour)), "keys/test.asc": expiring.Public},
 			func(s string) string {
 				s = strings.Replace(s, "threshold=3", "threshold=1", 1)
-				return strings.Replace(s, "keys/achow101.asc 152812300785C96444D3334D17565732E08E5E41", "keys/test.asc "+expiring.fingerprint, 1)
+				return strings.Replace(s, "keys/achow101.asc 152812300785C96444D3334D17565732E08E5E41", "keys/test.asc "+expiring.Fingerprint, 1)
 			},
-			false, "signature by " + expiring.fingerprint + " was made after its key expired, not counted"},
+			false, "signature by " + expiring.Fingerprint + " was made after its key expired, not counted"},
 		{"bitcoin: a key generated today signs, pinned, threshold 1", "bitcoin-guix",
-			map[string][]byte{"checksums.all": sums, "checksums.all.sig": signer.sign(t, sums), "keys/test.asc": signer.public},
+			map[string][]byte{"checksums.all": sums, "checksums.all.sig": signer.Sign(t, sums, time.Now()), "keys/test.asc": signer.Public},
 			func(s string) string {
 				s = strings.Replace(s, "threshold=3", "threshold=1", 1)
-				return strings.Replace(s, "keys/achow101.asc 152812300785C96444D3334D17565732E08E5E41", "keys/test.asc "+signer.fingerprint, 1)
+				return strings.Replace(s, "keys/achow101.asc 152812300785C96444D3334D17565732E08E5E41", "keys/test.asc "+signer.Fingerprint, 1)
 			},
-			true, "good signature by pinned key " + signer.fingerprint},
+			true, "good signature by pinned key " + signer.Fingerprint},
 		{"monero: clearsigned hashes.txt", "monero-clearsigned",
 			map[string][]byte{"checksums.all.asc": monero}, nil,
 			true, "1 pinned keys signed (threshold 1)"},
@@ -217,87 +199,4 @@ func TestReleaseScriptVerify(t *testing.T) {
 			}
 		})
 	}
-}
-
-// testSigner is an OpenPGP key made at test time, for checksum files whose
-// content no upstream signed.
-type testSigner struct {
-	entity      *openpgp.Entity
-	public      []byte
-	fingerprint string
-}
-
-func newTestSigner(t *testing.T) *testSigner {
-	t.Helper()
-	e, err := openpgp.NewEntity("coinpipe test", "", "test@coinpipe.invalid", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pub bytes.Buffer
-	w, err := armor.Encode(&pub, openpgp.PublicKeyType, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Serialize(w); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	return &testSigner{entity: e, public: pub.Bytes(), fingerprint: fmt.Sprintf("%X", e.PrimaryKey.Fingerprint)}
-}
-
-func (s *testSigner) sign(t *testing.T, data []byte) []byte {
-	t.Helper()
-	var sig bytes.Buffer
-	if err := openpgp.ArmoredDetachSign(&sig, s.entity, bytes.NewReader(data), nil); err != nil {
-		t.Fatal(err)
-	}
-	return sig.Bytes()
-}
-
-// expiringSigner is a key created ten days ago that expired a day later.
-type expiringSigner struct {
-	*testSigner
-	created time.Time
-}
-
-func newExpiringSigner(t *testing.T) *expiringSigner {
-	t.Helper()
-	created := time.Now().Add(-10 * 24 * time.Hour).Truncate(time.Second)
-	cfg := &packet.Config{Time: func() time.Time { return created }, KeyLifetimeSecs: 24 * 3600}
-	e, err := openpgp.NewEntity("coinpipe expiring", "", "expiring@coinpipe.invalid", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pub bytes.Buffer
-	w, _ := armor.Encode(&pub, openpgp.PublicKeyType, nil)
-	if err := e.Serialize(w); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	return &expiringSigner{&testSigner{entity: e, public: pub.Bytes(), fingerprint: fmt.Sprintf("%X", e.PrimaryKey.Fingerprint)}, created}
-}
-
-// signAt makes a detached signature dated when, whether or not the key was
-// valid then: go-crypto's high-level API refuses an expired key, an
-// attacker holding a retired key would not.
-func (s *expiringSigner) signAt(t *testing.T, data []byte, when time.Time) []byte {
-	t.Helper()
-	cfg := &packet.Config{Time: func() time.Time { return when }}
-	sig := &packet.Signature{Version: 4, SigType: packet.SigTypeBinary, PubKeyAlgo: s.entity.PrimaryKey.PubKeyAlgo,
-		Hash: crypto.SHA256, CreationTime: when, IssuerKeyId: &s.entity.PrimaryKey.KeyId}
-	h, err := sig.PrepareSign(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.Write(data)
-	if err := sig.Sign(h, s.entity.PrivateKey, cfg); err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	w, _ := armor.Encode(&out, "PGP SIGNATURE", nil)
-	if err := sig.Serialize(w); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	return out.Bytes()
 }

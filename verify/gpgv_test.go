@@ -14,6 +14,8 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
+
+	"gitlab.com/coinpipe/coinpipe/internal/testenv"
 )
 
 // The gpgv oracle: every vector, and mutated copies, go through the real
@@ -30,14 +32,9 @@ type gpgv struct {
 // needGPG skips when GnuPG is missing, except in CI, where the oracle must run.
 func needGPG(t *testing.T) *gpgv {
 	t.Helper()
-	gpg, err1 := exec.LookPath("gpg")
-	gv, err2 := exec.LookPath("gpgv")
-	if err := errors.Join(err1, err2); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("the gpgv oracle must run in CI: %v", err)
-		}
-		t.Skipf("gpg/gpgv not installed: %v", err)
-	}
+	testenv.RequireTools(t, "gpg", "gpgv")
+	gpg, _ := exec.LookPath("gpg")
+	gv, _ := exec.LookPath("gpgv")
 	return &gpgv{home: t.TempDir(), gpg: gpg, gpgv: gv}
 }
 

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,11 +94,9 @@ func TestVerifyArtifactListedTwice(t *testing.T) {
     threshold: 1
     keys:
       - file: keys/builder.asc
-        fingerprint: `+fprOf(g), map[string][]byte{"builder.asc": g.pub})
+        fingerprint: `+g.key.Fingerprint, map[string][]byte{"builder.asc": g.pub})
 	code, _, stderr := run(t, "verify", "--coins", coins, "gen")
 	if code != ExitVerification || !strings.Contains(stderr, "coin-1.0.tar.gz") || !strings.Contains(stderr, "twice") {
 		t.Errorf("exit %d, want 3 naming the file listed twice; stderr:\n%s", code, stderr)
 	}
 }
-
-func fprOf(g *genRelease) string { return fmt.Sprintf("%X", g.key.PrimaryKey.Fingerprint) }

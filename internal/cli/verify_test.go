@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -13,11 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
-	"github.com/ProtonMail/go-crypto/openpgp/packet"
-
 	"gitlab.com/coinpipe/coinpipe/internal/download"
+	"gitlab.com/coinpipe/coinpipe/internal/testenv"
 )
 
 // coinTemplate is a valid manifest around a release block.
@@ -281,7 +277,7 @@ func TestVerifyDogecoinPerSigner(t *testing.T) {
 // genRelease is a release made at test time: an artifact, its checksums,
 // and a key that signs them.
 type genRelease struct {
-	key      *openpgp.Entity
+	key      *testenv.Key
 	pub      []byte
 	artifact []byte
 	sha      string
@@ -289,36 +285,20 @@ type genRelease struct {
 
 func newGenRelease(t *testing.T) *genRelease {
 	t.Helper()
-	at := time.Now().Add(-time.Hour)
-	cfg := &packet.Config{Time: func() time.Time { return at }, Algorithm: packet.PubKeyAlgoEdDSA}
-	e, err := openpgp.NewEntity("builder", "test", "builder@example.org", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pub bytes.Buffer
-	w, _ := armor.Encode(&pub, openpgp.PublicKeyType, nil)
-	if err := e.Serialize(w); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
+	key := testenv.NewKey(t, "builder", time.Now().Add(-time.Hour), 0)
 	art := []byte("#!/bin/sh\necho coind\n")
 	sum := sha256.Sum256(art)
-	return &genRelease{key: e, pub: pub.Bytes(), artifact: art, sha: hex.EncodeToString(sum[:])}
+	return &genRelease{key: key, pub: key.Public, artifact: art, sha: hex.EncodeToString(sum[:])}
 }
 
 func (g *genRelease) sign(t *testing.T, data []byte) []byte {
 	t.Helper()
-	var b bytes.Buffer
-	at := time.Now().Add(-30 * time.Minute)
-	if err := openpgp.ArmoredDetachSign(&b, g.key, bytes.NewReader(data), &packet.Config{Time: func() time.Time { return at }}); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	return g.key.Sign(t, data, time.Now().Add(-30*time.Minute))
 }
 
 func TestVerifyArtifacts(t *testing.T) {
 	g := newGenRelease(t)
-	fpr := fmt.Sprintf("%X", g.key.PrimaryKey.Fingerprint)
+	fpr := g.key.Fingerprint
 	const url = "https://dl.example.org/coin-{version}/coin-{version}.tar.gz"
 	sums := []byte(g.sha + "  coin-1.0.tar.gz\n")
 	keysBlock := "\n    threshold: 1\n    keys:\n      - file: keys/builder.asc\n        fingerprint: " + fpr
@@ -354,7 +334,7 @@ func TestVerifyArtifacts(t *testing.T) {
 		{"detached, --artifacts", detached, g.artifact, []string{"--artifacts"}, ExitOK, "checksum ok\tlinux/amd64\tcoin-1.0.tar.gz\t" + g.sha + "\n" + artifactOK, ""},
 		{"detached, --artifacts, mirror serves another archive", detached, tampered, []string{"--artifacts"}, ExitVerification, "", "coin-1.0.tar.gz (linux/amd64): downloaded sha256"},
 		{"detached without --artifacts downloads no archive", detached, tampered, nil, ExitOK, "OK: gen 1.0 verified: 1 pinned keys signed (1 required)", ""},
-		{"artifact mode", artifactMode, g.artifact, nil, ExitOK, "good\t" + fpr + "\tbuilder (test) <builder@example.org>\nOK: 1 pinned keys signed (1 required)\n" + artifactOK, ""},
+		{"artifact mode", artifactMode, g.artifact, nil, ExitOK, "good\t" + fpr + "\tbuilder (coinpipe test) <builder@coinpipe.invalid>\nOK: 1 pinned keys signed (1 required)\n" + artifactOK, ""},
 		{"artifact mode, tampered archive", artifactMode, tampered, nil, ExitVerification, "BAD\t" + fpr, "bad signature by pinned key " + fpr},
 		{"mode none", none, tampered, nil, ExitOK, "unsigned\tlinux/amd64\tcoin-1.0.tar.gz\tupstream signs nothing", ""},
 		{"mode none, --artifacts", none, g.artifact, []string{"--artifacts"}, ExitOK, artifactOK, ""},
