@@ -245,8 +245,8 @@ func TestDockerfileStructure(t *testing.T) {
 			}
 			for _, ports := range c.m.Runtime.Ports {
 				for _, p := range ports {
-					if !contains(exposed, fmt.Sprint(p)) {
-						t.Errorf("port %d is not exposed (EXPOSE %v)", p, exposed)
+					if !contains(exposed, p.String()) {
+						t.Errorf("port %s is not exposed (EXPOSE %v)", p, exposed)
 					}
 				}
 			}
@@ -320,9 +320,9 @@ func TestSystemdUnit(t *testing.T) {
 		}
 		for name, ports := range c.m.Runtime.Ports {
 			for _, p := range ports {
-				want := fmt.Sprintf("--publish 127.0.0.1:%d:%d", p, p)
+				want := fmt.Sprintf("--publish 127.0.0.1:%d:%s", p.Number, p)
 				if name == "p2p" {
-					want = fmt.Sprintf("--publish %d:%d", p, p)
+					want = fmt.Sprintf("--publish %d:%s", p.Number, p)
 				}
 				if !strings.Contains(unit, want) {
 					t.Errorf("%s node@.service lacks %q", c.m.Name, want)

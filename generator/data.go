@@ -72,7 +72,7 @@ type signaturesData struct {
 
 type portData struct {
 	Name string
-	Port int
+	Port manifest.Port // prints as docker writes it: 8332, 30303/udp
 	// Public ports (p2p) are published on every host address, the rest on
 	// loopback only: RPC must never face the internet by accident.
 	Public bool
@@ -148,7 +148,7 @@ func targetArch(platform string) string {
 	return parts[len(parts)-1]
 }
 
-func sortedNames(m map[string][]int) []string {
+func sortedNames(m map[string][]manifest.Port) []string {
 	names := make([]string, 0, len(m))
 	for n := range m {
 		names = append(names, n)

@@ -24,7 +24,10 @@ type decoder struct {
 	problems Problems
 }
 
-var durationType = reflect.TypeOf(Duration(0))
+var (
+	durationType = reflect.TypeOf(Duration(0))
+	portType     = reflect.TypeOf(Port{})
+)
 
 func (d *decoder) addf(at *yaml.Node, path, format string, args ...any) {
 	d.problems = append(d.problems, Problem{File: d.file, Line: at.Line, Col: at.Column, Path: path, Msg: fmt.Sprintf(format, args...)})
@@ -41,8 +44,12 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.null[path] = true
 		return
 	}
-	if v.Type() == durationType {
+	switch v.Type() {
+	case durationType:
 		d.decodeDuration(n, v, path)
+		return
+	case portType:
+		d.decodePort(n, v, path)
 		return
 	}
 	switch v.Kind() {
@@ -99,6 +106,26 @@ func (d *decoder) decodeDuration(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	v.SetInt(int64(dur))
+}
+
+// decodePort reads 8332 (TCP) or "30303/udp".
+func (d *decoder) decodePort(n *yaml.Node, v reflect.Value, path string) {
+	if !d.expectScalar(n, path, "a port") {
+		return
+	}
+	num, proto, hasProto := strings.Cut(n.Value, "/")
+	i, err := strconv.Atoi(num)
+	switch {
+	case err != nil || (!hasProto && n.Tag != "!!int"):
+		d.addf(n, path, "%q is not a port such as 8332 or 30303/udp", n.Value)
+	case hasProto && proto != "tcp" && proto != "udp":
+		d.addf(n, path, "%q: the protocol must be tcp or udp", n.Value)
+	default:
+		if !hasProto {
+			proto = "tcp"
+		}
+		v.Set(reflect.ValueOf(Port{Number: i, Protocol: proto}))
+	}
 }
 
 // mappingPairs checks n is a mapping and returns its key/value pairs,

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -149,6 +150,12 @@ func TestInvalidManifests(t *testing.T) {
 		{"stop timeout missing", "  stop_timeout: 5m\n", "", []string{
 			f + `:33:3: runtime.stop_timeout: is required: how long the daemon may take to stop cleanly, e.g. 10m`,
 		}},
+		{"port with an unknown protocol", "p2p: [18080]", "p2p: [18080, 18080/sctp]", []string{
+			f + `:37:24: runtime.ports.p2p[1]: "18080/sctp": the protocol must be tcp or udp`,
+		}},
+		{"port that is not a number", "p2p: [18080]", "p2p: [http]", []string{
+			f + `:37:17: runtime.ports.p2p[0]: "http" is not a port such as 8332 or 30303/udp`,
+		}},
 		{"stop signal", "stop_timeout: 5m", "stop_timeout: 5m\n  stop_signal: SIGKILL", []string{
 			f + `:39:16: runtime.stop_signal: "SIGKILL" is not one of SIGTERM, SIGINT, SIGQUIT, SIGHUP`,
 		}},
@@ -246,6 +253,22 @@ func TestDiscover(t *testing.T) {
 	want := `unknown coin "dogecoin": testdata/coins/dogecoin/coin.yaml does not exist`
 	if err == nil || err.Error() != want {
 		t.Fatalf("Discover(dogecoin) error = %v, want %s", err, want)
+	}
+}
+
+// The same number may be listed for TCP and UDP (geth's P2P and discovery).
+func TestPortsTCPAndUDP(t *testing.T) {
+	src := strings.Replace(readFixture(t), "p2p: [18080]", "p2p: [18080, 18080/udp]", 1)
+	m, err := Parse(fixture, []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps := Validate(m); len(ps) > 0 {
+		t.Fatal(ps)
+	}
+	got := fmt.Sprint(m.Runtime.Ports["p2p"])
+	if got != "[18080 18080/udp]" {
+		t.Fatalf("p2p ports %s", got)
 	}
 }
 

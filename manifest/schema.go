@@ -27,6 +27,11 @@ type object = map[string]any
 
 func schemaOf(t reflect.Type) object {
 	switch {
+	case t == portType:
+		return object{"oneOf": []any{
+			object{"type": "integer", "minimum": 1, "maximum": 65535},
+			object{"type": "string", "pattern": `^[0-9]{1,5}/(tcp|udp)$`},
+		}}
 	case t == durationType:
 		return object{"type": "string", "pattern": `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$|^0$`}
 	case t.Kind() == reflect.Struct:

@@ -5,6 +5,8 @@
 // editors explain a field while people type it.
 package manifest
 
+import "fmt"
+
 // Placeholders replaced in URLs and paths.
 const (
 	// VersionPlaceholder is replaced by the release version.
@@ -96,14 +98,14 @@ type Image struct {
 
 // Runtime describes how the daemon runs.
 type Runtime struct {
-	Command     []string         `yaml:"command" desc:"the daemon's argv"`
-	DataDir     string           `yaml:"data_dir" desc:"absolute path of the data directory (a volume)"`
-	Config      []ConfigFile     `yaml:"config,omitempty"`
-	Ports       map[string][]int `yaml:"ports,omitempty" desc:"named groups of TCP ports, e.g. rpc: [8332]"`
-	StopSignal  string           `yaml:"stop_signal,omitempty" desc:"the signal that stops the daemon cleanly: SIGTERM (default) or SIGINT"`
-	StopTimeout Duration         `yaml:"stop_timeout" desc:"how long a stop may take before the daemon is killed"`
-	Height      []string         `yaml:"height,omitempty" desc:"argv that prints the block height, used by health checks"`
-	Snapshot    bool             `yaml:"snapshot,omitempty" desc:"the entry point may seed an empty data dir from SNAPSHOT_URL"`
+	Command     []string          `yaml:"command" desc:"the daemon's argv"`
+	DataDir     string            `yaml:"data_dir" desc:"absolute path of the data directory (a volume)"`
+	Config      []ConfigFile      `yaml:"config,omitempty"`
+	Ports       map[string][]Port `yaml:"ports,omitempty" desc:"named groups of ports, TCP unless written N/udp, e.g. rpc: [8332], p2p: [30303, 30303/udp]"`
+	StopSignal  string            `yaml:"stop_signal,omitempty" desc:"the signal that stops the daemon cleanly: SIGTERM (default) or SIGINT"`
+	StopTimeout Duration          `yaml:"stop_timeout" desc:"how long a stop may take before the daemon is killed"`
+	Height      []string          `yaml:"height,omitempty" desc:"argv that prints the block height, used by health checks"`
+	Snapshot    bool              `yaml:"snapshot,omitempty" desc:"the entry point may seed an empty data dir from SNAPSHOT_URL"`
 }
 
 // ConfigFile is a file from the coin's files/ folder installed in the image.
@@ -130,4 +132,18 @@ type Instances struct {
 // Notify says where people are told.
 type Notify struct {
 	SlackChannel string `yaml:"slack_channel,omitempty" desc:"Slack channel, e.g. #coin-nodes"`
+}
+
+// Port is a container port: 8332 (TCP) or "30303/udp" in coin.yaml.
+type Port struct {
+	Number   int
+	Protocol string // "tcp" or "udp"
+}
+
+// String is the port as docker writes it: 8332 for TCP, 30303/udp.
+func (p Port) String() string {
+	if p.Protocol == "udp" {
+		return fmt.Sprintf("%d/udp", p.Number)
+	}
+	return fmt.Sprint(p.Number)
 }

@@ -369,8 +369,8 @@ func (v *validator) argv(p string, argv []string, binaries map[string]bool, requ
 	}
 }
 
-func (v *validator) ports(ports map[string][]int) {
-	seen := map[int]string{}
+func (v *validator) ports(ports map[string][]Port) {
+	seen := map[Port]string{}
 	for _, name := range sortedKeys(ports) {
 		if !portNamePattern.MatchString(name) {
 			v.addf("runtime.ports."+name, "%q must be a lower-case name such as rpc or p2p", name)
@@ -378,10 +378,10 @@ func (v *validator) ports(ports map[string][]int) {
 		for i, port := range ports[name] {
 			p := fmt.Sprintf("runtime.ports.%s[%d]", name, i)
 			switch {
-			case port < 1 || port > 65535:
-				v.addf(p, "%d is not a port (1-65535)", port)
+			case port.Number < 1 || port.Number > 65535:
+				v.addf(p, "%d is not a port (1-65535)", port.Number)
 			case seen[port] != "":
-				v.addf(p, "%d is already listed under %s", port, seen[port])
+				v.addf(p, "%s is already listed under %s", port, seen[port])
 			default:
 				seen[port] = name
 			}
