@@ -84,7 +84,7 @@ type ciData struct {
 }
 
 func newData(m *manifest.Manifest, opts Options) data {
-	v := func(s string) string { return strings.ReplaceAll(s, manifest.VersionPlaceholder, m.Version) }
+	v := m.ExpandVersion
 	d := data{
 		Name:                  m.Name,
 		Description:           m.Description,
@@ -115,17 +115,11 @@ func newData(m *manifest.Manifest, opts Options) data {
 		URL:       v(s.URL),
 		Threshold: s.Threshold,
 		Keys:      s.Keys,
-		PerSigner: strings.Contains(m.Release.Checksums.URL, manifest.SignerPlaceholder) || strings.Contains(s.URL, manifest.SignerPlaceholder),
+		PerSigner: m.Release.PerSigner(),
 	}
-	platforms := make([]string, 0, len(m.Release.Artifacts))
-	for p := range m.Release.Artifacts {
-		platforms = append(platforms, p)
-	}
-	sort.Strings(platforms)
-	for _, p := range platforms {
+	for _, p := range m.Release.Platforms() {
 		a := m.Release.Artifacts[p]
-		u := v(a.URL)
-		d.Artifacts = append(d.Artifacts, artifactData{Platform: p, Arch: targetArch(p), URL: u, SHA256: a.SHA256, FileName: path.Base(u)})
+		d.Artifacts = append(d.Artifacts, artifactData{Platform: p, Arch: targetArch(p), URL: v(a.URL), SHA256: a.SHA256, FileName: m.ArtifactFileName(p)})
 	}
 	for _, b := range m.Release.Binaries {
 		d.Binaries = append(d.Binaries, binaryData{Path: v(b), Name: path.Base(b)})

@@ -138,7 +138,7 @@ func (v *validator) release() map[string]bool {
 	if len(r.Artifacts) == 0 {
 		v.addf("release.artifacts", "at least one platform is required, e.g. linux/amd64")
 	}
-	for _, platform := range sortedKeys(r.Artifacts) {
+	for _, platform := range r.Platforms() {
 		a := r.Artifacts[platform]
 		p := "release.artifacts." + platform
 		if !platforms[platform] {
@@ -219,8 +219,7 @@ func (v *validator) signatures() {
 	} else if s.Threshold < 1 || s.Threshold > len(s.Keys) {
 		v.addf("release.signatures.threshold", "must be between 1 and the number of keys (%d), got %d", len(s.Keys), s.Threshold)
 	}
-	perSigner := strings.Contains(r.Checksums.URL, SignerPlaceholder) || strings.Contains(s.URL, SignerPlaceholder)
-	v.keys(perSigner)
+	v.keys(r.PerSigner())
 }
 
 func (v *validator) keys(perSigner bool) {

@@ -1,0 +1,41 @@
+package manifest
+
+import (
+	"net/url"
+	"path"
+	"strings"
+)
+
+// Facts derived from a manifest, in one place: validation, rendering and
+// release verification must agree on every one of them.
+
+// ExpandVersion replaces {version} with the manifest's version in a URL or
+// path template, keeping {signer} (release.sh fills it per signer).
+func (m *Manifest) ExpandVersion(template string) string {
+	return strings.ReplaceAll(template, VersionPlaceholder, m.Version)
+}
+
+// Expand replaces {version} and {signer}: the URL of one signer's file.
+func (m *Manifest) Expand(template, signer string) string {
+	return strings.ReplaceAll(m.ExpandVersion(template), SignerPlaceholder, signer)
+}
+
+// PerSigner reports whether upstream publishes one checksums file (and
+// signature) per signer: {signer} in either URL.
+func (r Release) PerSigner() bool {
+	return strings.Contains(r.Checksums.URL, SignerPlaceholder) || strings.Contains(r.Signatures.URL, SignerPlaceholder)
+}
+
+// Platforms lists the artifacts' platforms, sorted.
+func (r Release) Platforms() []string { return sortedKeys(r.Artifacts) }
+
+// ArtifactFileName is the name checksum files list a platform's artifact
+// under: the last element of its expanded URL's path (a query string is
+// not part of it).
+func (m *Manifest) ArtifactFileName(platform string) string {
+	raw := m.ExpandVersion(m.Release.Artifacts[platform].URL)
+	if u, err := url.Parse(raw); err == nil {
+		return path.Base(u.Path)
+	}
+	return path.Base(raw)
+}
