@@ -101,13 +101,21 @@ func reportVerdict(e *env, verdict *verify.Verdict, err error) error {
 		verdict = f.Verdict
 	}
 	if verdict != nil {
-		printSignatures(e.stdout, verdict)
-		for _, w := range verdict.Warnings() {
-			e.log.Warn(w)
-		}
-		fmt.Fprintln(e.stdout, verdict.Summary())
+		printVerdict(e, verdict, true)
 	}
 	return err
+}
+
+// printVerdict prints every signature, logs its warnings and, with
+// summary, ends with the verdict line.
+func printVerdict(e *env, v *verify.Verdict, summary bool) {
+	printSignatures(e.stdout, v)
+	for _, w := range v.Warnings() {
+		e.log.Warn(w)
+	}
+	if summary {
+		fmt.Fprintln(e.stdout, v.Summary())
+	}
 }
 
 // printSignatures writes one tab-separated line per signature: status,

@@ -1,0 +1,44 @@
+package release
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"gitlab.com/coinpipe/coinpipe/manifest"
+	"gitlab.com/coinpipe/coinpipe/verify"
+)
+
+// verifyArtifactSignatures handles artifact mode: each artifact has its own
+// <url>.asc; the artifact is streamed once through the signature check and
+// sha256.
+func verifyArtifactSignatures(ctx context.Context, m *manifest.Manifest, src Source, keys []pinnedKey, rep *Report) error {
+	v := &verify.Verifier{Keys: keysOf(keys), Threshold: m.Release.Signatures.Threshold}
+	for i := range rep.Artifacts {
+		a := &rep.Artifacts[i]
+		sigs, err := src.Fetch(ctx, m.ExpandVersion(m.Release.Artifacts[a.Platform].URL)+".asc", "")
+		if err != nil {
+			return err
+		}
+		var vErr error
+		sum, err := hashArtifact(ctx, m, src, a.Platform, func(r io.Reader) error {
+			a.Signatures, vErr = v.Detached(r, sigs)
+			var f *verify.Failure
+			if vErr != nil && !errors.As(vErr, &f) {
+				return vErr // reading the artifact failed: let the download retry
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if a.Signatures = verdictOf(a.Signatures, vErr); vErr != nil {
+			return vErr
+		}
+		if err := a.matches(sum); err != nil {
+			return err
+		}
+		a.Hashed = true
+	}
+	return nil
+}

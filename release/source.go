@@ -1,0 +1,80 @@
+package release
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+
+	"gitlab.com/coinpipe/coinpipe/internal/download"
+)
+
+// Source reads the files of a release. signer names a per-signer file's
+// signer ("" otherwise).
+type Source interface {
+	Fetch(ctx context.Context, rawURL, signer string) ([]byte, error)
+	Stream(ctx context.Context, rawURL, signer string, consume func(io.Reader) error) error
+}
+
+// Download fetches release files over the network (or file://), through
+// the client's mirror.
+type Download struct {
+	Client *download.Client
+	Log    *slog.Logger
+}
+
+func (d Download) Fetch(ctx context.Context, rawURL, _ string) ([]byte, error) {
+	d.Log.Info("downloading", "url", download.Redact(rawURL))
+	return d.Client.Fetch(ctx, rawURL)
+}
+
+func (d Download) Stream(ctx context.Context, rawURL, _ string, consume func(io.Reader) error) error {
+	d.Log.Info("downloading", "url", download.Redact(rawURL))
+	return d.Client.Stream(ctx, rawURL, consume)
+}
+
+// Dir reads release files fetched beforehand: DIR/<file name>, or
+// DIR/<signer>/<file name> for per-signer files.
+type Dir string
+
+func (d Dir) path(rawURL, signer string) string {
+	return filepath.Join(string(d), signer, fileName(rawURL))
+}
+
+func (d Dir) Fetch(_ context.Context, rawURL, signer string) ([]byte, error) {
+	data, err := os.ReadFile(d.path(rawURL, signer))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s for --dir: %w", fileName(rawURL), err)
+	}
+	return data, nil
+}
+
+func (d Dir) Stream(_ context.Context, rawURL, signer string, consume func(io.Reader) error) error {
+	f, err := os.Open(d.path(rawURL, signer))
+	if err != nil {
+		return fmt.Errorf("reading %s for --dir: %w", fileName(rawURL), err)
+	}
+	defer f.Close()
+	return consume(f)
+}
+
+func fileName(rawURL string) string {
+	if u, err := url.Parse(rawURL); err == nil {
+		return path.Base(u.Path)
+	}
+	return path.Base(rawURL)
+}
+
+// NotPublished reports whether err says a file is not there (HTTP 404, or
+// missing from a Dir).
+func NotPublished(err error) bool {
+	var api *download.APIError
+	return errors.Is(err, fs.ErrNotExist) || (errors.As(err, &api) && api.StatusCode == http.StatusNotFound)
+}
