@@ -79,16 +79,12 @@ Exit codes: 0 ok, 1 operational failure, 2 invalid input, 3 verification failed.
 	root.AddCommand(
 		newValidateCmd(e),
 		newGenerateCmd(e),
+		newVerifyCmd(e),
+		newVerifySignatureCmd(e),
 		newVersionCmd(e),
 	)
-	for _, add := range extraCommands {
-		root.AddCommand(add(e))
-	}
 	return root
 }
-
-// extraCommands lets verbs living in their own files register themselves.
-var extraCommands []func(*env) *cobra.Command
 
 // usageError is a mistake in flags or arguments.
 type usageError struct{ err error }

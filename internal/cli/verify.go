@@ -11,7 +11,6 @@ import (
 	"gitlab.com/coinpipe/coinpipe/release"
 )
 
-func init() { extraCommands = append(extraCommands, newVerifyCmd) }
 
 func newVerifyCmd(e *env) *cobra.Command {
 	var (

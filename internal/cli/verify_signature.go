@@ -12,7 +12,6 @@ import (
 	"gitlab.com/coinpipe/coinpipe/verify"
 )
 
-func init() { extraCommands = append(extraCommands, newVerifySignatureCmd) }
 
 func newVerifySignatureCmd(e *env) *cobra.Command {
 	var (
