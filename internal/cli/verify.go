@@ -11,7 +11,6 @@ import (
 	"gitlab.com/coinpipe/coinpipe/release"
 )
 
-
 func newVerifyCmd(e *env) *cobra.Command {
 	var (
 		coinsDir, dir string

@@ -12,7 +12,6 @@ import (
 	"gitlab.com/coinpipe/coinpipe/verify"
 )
 
-
 func newVerifySignatureCmd(e *env) *cobra.Command {
 	var (
 		keyFiles  []string
