@@ -1,12 +1,11 @@
-// Package yamljson decodes YAML into the JSON data model (maps, slices,
-// float64 numbers), which JSON Schema validators take: coin.yaml is checked
-// against schema/coin.schema.json and CI YAML against GitLab's schema.
-package yamljson
+package testenv
 
 import "go.yaml.in/yaml/v3"
 
-// Decode parses one YAML document into JSON-shaped values.
-func Decode(src []byte) (any, error) {
+// DecodeYAML parses one YAML document into the JSON data model (maps,
+// slices, float64 numbers), which JSON Schema validators take: coin.yaml is
+// checked against schema/coin.schema.json and CI YAML against GitLab's schema.
+func DecodeYAML(src []byte) (any, error) {
 	var v any
 	if err := yaml.Unmarshal(src, &v); err != nil {
 		return nil, err
