@@ -69,7 +69,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		i, err := strconv.Atoi(n.Value)
 		if err != nil || n.Tag != "!!int" {
-			d.addf(n, path, "%q is not a whole number", n.Value)
+			d.addf(n, path, "%q is not a whole number", excerpt(n.Value))
 			return
 		}
 		v.SetInt(int64(i))
@@ -78,7 +78,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		if n.Tag != "!!bool" {
-			d.addf(n, path, "%q is not true or false", n.Value)
+			d.addf(n, path, "%q is not true or false", excerpt(n.Value))
 			return
 		}
 		v.SetBool(strings.EqualFold(n.Value, "true")) // YAML also spells it True and TRUE
@@ -117,9 +117,9 @@ func (d *decoder) decodePort(n *yaml.Node, v reflect.Value, path string) {
 	i, err := strconv.Atoi(num)
 	switch {
 	case err != nil || (!hasProto && n.Tag != "!!int"):
-		d.addf(n, path, "%q is not a port such as 8332 or 30303/udp", n.Value)
+		d.addf(n, path, "%q is not a port such as 8332 or 30303/udp", excerpt(n.Value))
 	case hasProto && proto != "tcp" && proto != "udp":
-		d.addf(n, path, "%q: the protocol must be tcp or udp", n.Value)
+		d.addf(n, path, "%q: the protocol must be tcp or udp", excerpt(n.Value))
 	default:
 		if !hasProto {
 			proto = "tcp"
@@ -205,6 +205,7 @@ func yamlName(f reflect.StructField) string {
 }
 
 func join(path, key string) string {
+	key = keyText(key)
 	if path == "" {
 		return key
 	}
@@ -218,7 +219,7 @@ func kindName(n *yaml.Node) string {
 	case yaml.SequenceNode:
 		return "a list"
 	default:
-		return fmt.Sprintf("%q", n.Value)
+		return fmt.Sprintf("%q", excerpt(n.Value))
 	}
 }
 

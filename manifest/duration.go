@@ -25,7 +25,7 @@ func (d Duration) Seconds() int64 { return int64(time.Duration(d) / time.Second)
 func parseDuration(s string) (Duration, error) {
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not a duration such as 90s, 10m or 48h", s)
+		return 0, fmt.Errorf("%q is not a duration such as 90s, 10m or 48h", excerpt(s))
 	}
 	return Duration(d), nil
 }

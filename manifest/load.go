@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"gitlab.com/coinpipe/coinpipe/internal/readcap"
 )
 
 // FileName is the manifest's name inside a coin folder.
@@ -100,15 +103,71 @@ func (m *Manifest) Has(path string) bool {
 	return ok && !m.null[path]
 }
 
-// Load reads and strictly decodes dir/coin.yaml. Decoding problems come back
-// as Problems; a missing or unreadable file as a plain error.
+// Load reads and strictly decodes dir/coin.yaml. Decoding problems, and a
+// manifest that is missing, misnamed, a link, not a regular file or over
+// MaxManifestSize, come back as Problems; an unreadable file as a plain error.
 func Load(dir string) (*Manifest, error) {
 	file := filepath.Join(dir, FileName)
-	src, err := os.ReadFile(file)
-	if err != nil {
+	if p, ok := fileProblem(dir, file); ok {
+		return nil, Problems{p}
+	}
+	src, err := readcap.ReadFileNoLink(file, MaxManifestSize)
+	var refused *readcap.Error
+	switch {
+	case errors.As(err, &refused):
+		return nil, Problems{{File: file, Msg: refused.Reason}}
+	case err != nil:
 		return nil, fmt.Errorf("reading manifest: %w", err)
 	}
 	return Parse(file, src)
+}
+
+// fileProblem checks the coin folder is a real folder holding coin.yaml
+// under that exact name, not as a link.
+func fileProblem(dir, file string) (Problem, bool) {
+	info, err := os.Lstat(filepath.Clean(dir))
+	switch {
+	case err != nil:
+		return Problem{File: file, Msg: "does not exist"}, true
+	case info.Mode()&fs.ModeSymlink != 0:
+		// A linked coin folder could lead anywhere, and its name would not
+		// be the coin's: refused outright, like every link.
+		return Problem{File: dir, Msg: "the coin folder is a symbolic link; a coin folder must be a real folder inside the coins folder"}, true
+	case !info.IsDir():
+		return Problem{File: dir, Msg: "is " + readcap.Kind(info.Mode()) + ", not a coin folder"}, true
+	}
+	switch name := manifestName(dir); name {
+	case FileName:
+	case "":
+		return Problem{File: file, Msg: "does not exist"}, true
+	default:
+		return Problem{File: filepath.Join(dir, name), Msg: "coinpipe reads only coin.yaml; rename this file to coin.yaml"}, true
+	}
+	if info, err := os.Lstat(file); err == nil && info.Mode()&fs.ModeSymlink != 0 {
+		return Problem{File: file, Msg: linkReason}, true
+	}
+	return Problem{}, false
+}
+
+// manifestName is the name of dir's manifest: coin.yaml when present under
+// exactly that name, else a misspelling people make (coin.yml, Coin.yaml),
+// else "". Listing the folder rather than opening coin.yaml tells them apart
+// on case-insensitive file systems too.
+func manifestName(dir string) string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return ""
+	}
+	variant := ""
+	for _, e := range entries {
+		switch name := e.Name(); {
+		case name == FileName:
+			return name
+		case variant == "" && (strings.EqualFold(name, FileName) || strings.EqualFold(name, "coin.yml")):
+			variant = name
+		}
+	}
+	return variant
 }
 
 // Parse decodes a manifest from src; file names it in problems and its
@@ -145,6 +204,11 @@ func Parse(file string, src []byte) (*Manifest, error) {
 // syntaxProblem turns a yaml.v3 syntax error ("yaml: line 3: ...") into a Problem.
 func syntaxProblem(file string, src []byte, err error) Problem {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	// Some of yaml.v3's messages quote the file (an anchor's name): bounded
+	// like every quote of it.
+	if len(msg) > 3*ExcerptLimit {
+		msg = strings.ToValidUTF8(msg[:3*ExcerptLimit], "") + "..."
+	}
 	var line int
 	if n, _ := fmt.Sscanf(msg, "line %d:", &line); n == 1 {
 		// yaml.v3 names the line where the enclosing construct starts; a tab
@@ -153,6 +217,9 @@ func syntaxProblem(file string, src []byte, err error) Problem {
 			if l, c, ok := indentTab(src, line); ok {
 				return Problem{File: file, Line: l, Col: c, Msg: "invalid YAML: a tab in the indentation; indent with spaces"}
 			}
+		}
+		if l, c, m, ok := misindented(src, line); ok {
+			return Problem{File: file, Line: l, Col: c, Msg: m}
 		}
 		msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
 		return Problem{File: file, Line: line, Col: 1, Msg: "invalid YAML: " + msg}
@@ -197,13 +264,15 @@ func merge(decoding, validation Problems) Problems {
 }
 
 // Discover lists the coin folders under coinsDir: the named ones, or every
-// folder holding a coin.yaml, sorted.
+// folder holding a coin.yaml (or a misnamed one, which Load reports),
+// sorted. Linked folders are listed too, so that Load refuses them rather
+// than they vanish silently.
 func Discover(coinsDir string, names []string) ([]string, error) {
 	if len(names) > 0 {
 		dirs := make([]string, len(names))
 		for i, name := range names {
 			dir := filepath.Join(coinsDir, name)
-			if _, err := os.Stat(filepath.Join(dir, FileName)); err != nil {
+			if manifestName(dir) == "" {
 				return nil, &NotFoundError{Coin: name, Dir: coinsDir}
 			}
 			dirs[i] = dir
@@ -217,7 +286,7 @@ func Discover(coinsDir string, names []string) ([]string, error) {
 	var dirs []string
 	for _, e := range entries {
 		dir := filepath.Join(coinsDir, e.Name())
-		if _, err := os.Stat(filepath.Join(dir, FileName)); e.IsDir() && err == nil {
+		if (e.IsDir() || e.Type()&fs.ModeSymlink != 0) && manifestName(dir) != "" {
 			dirs = append(dirs, dir)
 		}
 	}

@@ -78,7 +78,7 @@ func TestInvalidManifests(t *testing.T) {
 			f + `:12:5: release.artifacts.linux/amd65: unknown platform "linux/amd65"; use one of linux/386, linux/amd64, linux/arm/v7, linux/arm64, linux/ppc64le, linux/riscv64, linux/s390x`,
 		}},
 		{"plain http artifact", "url: https://downloads", "url: http://downloads", []string{
-			f + `:13:12: release.artifacts.linux/amd64.url: "http://downloads.getmonero.org/cli/monero-linux-x64-v{version}.tar.bz2" must be an https:// URL without credentials`,
+			f + `:13:12: release.artifacts.linux/amd64.url: "http://downloads.getmonero.org/cli/monero-linux-x64-v{version}.t"... must be an absolute https:// URL with a host`,
 		}},
 		{"artifact url without version", "monero-linux-x64-v{version}.tar.bz2", "monero-linux-x64.tar.bz2", []string{
 			f + `:13:12: release.artifacts.linux/amd64.url: must contain {version} so the watcher can move it to a new release`,
@@ -210,6 +210,124 @@ func TestInvalidManifests(t *testing.T) {
 		}},
 		{"two documents", "notify:", "---\nnotify:", []string{
 			f + `:45:1: a second YAML document: coin.yaml holds exactly one`,
+		}},
+		// Issue 6: URLs are absolute https URLs a shell line cannot misread.
+		{"url with a space", "monero-linux-x64-v{version}.tar.bz2", "monero linux-x64-v{version}.tar.bz2", []string{
+			f + `:13:12: release.artifacts.linux/amd64.url: "https://downloads.getmonero.org/cli/monero linux-x64-v{version}."... must not contain spaces or control characters; percent-encode a space as %20`,
+		}},
+		{"url with a newline", "url: https://www.getmonero.org/downloads/hashes.txt", `url: "https://www.getmonero.org/downloads/hashes.txt\n"`, []string{
+			f + `:18:10: release.checksums.url: "https://www.getmonero.org/downloads/hashes.txt\n" must not contain spaces or control characters; percent-encode a space as %20`,
+		}},
+		{"url with credentials", "url: https://downloads", "url: https://user:hunter2@downloads", []string{
+			f + `:13:12: release.artifacts.linux/amd64.url: must not hold credentials (user:password@ before the host): pinned URLs are public`,
+		}},
+		{"url with a fragment", "hashes.txt\n", "hashes.txt#top\n", []string{
+			f + `:18:10: release.checksums.url: "https://www.getmonero.org/downloads/hashes.txt#top" must not have a #fragment`,
+		}},
+		{"url without a host", "url: https://downloads.getmonero.org/cli/", "url: https:///cli/", []string{
+			f + `:13:12: release.artifacts.linux/amd64.url: "https:///cli/monero-linux-x64-v{version}.tar.bz2" must be an absolute https:// URL with a host`,
+		}},
+		{"relative url", "url: https://downloads.getmonero.org/cli/", "url: /cli/", []string{
+			f + `:13:12: release.artifacts.linux/amd64.url: "/cli/monero-linux-x64-v{version}.tar.bz2" must be an absolute https:// URL with a host`,
+		}},
+		{"url with a command substitution", "monero-linux-x64-v{version}.tar.bz2", "monero-$(id)-v{version}.tar.bz2", []string{
+			f + `:13:12: release.artifacts.linux/amd64.url: "https://downloads.getmonero.org/cli/monero-$(id)-v{version}.tar."... may hold only a host name, an optional port, and letters, digits and - . _ ~ % / : @ + = & ? , after it; percent-encode anything else`,
+		}},
+		{"url with a quote", "url: https://www.getmonero.org/downloads/hashes.txt", `url: "https://www.getmonero.org/downloads/hashes'.txt"`, []string{
+			f + `:18:10: release.checksums.url: "https://www.getmonero.org/downloads/hashes'.txt" may hold only a host name, an optional port, and letters, digits and - . _ ~ % / : @ + = & ? , after it; percent-encode anything else`,
+		}},
+		// upstream.github is GitHub's owner/repo.
+		{"github with three parts", "github: monero-project/monero", "github: monero-project/monero/releases", []string{
+			f + `:6:11: upstream.github: "monero-project/monero/releases" must be owner/repo, e.g. bitcoin/bitcoin`,
+		}},
+		{"github owner starting with a dash", "github: monero-project/monero", "github: -monero/monero", []string{
+			f + `:6:11: upstream.github: "-monero/monero": the owner must be 1-39 letters, digits and '-', not starting with '-'`,
+		}},
+		{"github owner with an underscore", "github: monero-project/monero", "github: monero_project/monero", []string{
+			f + `:6:11: upstream.github: "monero_project/monero": the owner must be 1-39 letters, digits and '-', not starting with '-'`,
+		}},
+		{"github repo ..", "github: monero-project/monero", "github: monero-project/..", []string{
+			f + `:6:11: upstream.github: "monero-project/..": the repository must be 1-100 letters, digits, '.', '_' and '-', other than . and ..`,
+		}},
+		// deploy.instances reaches SSM filters and shell lines.
+		{"tag key with a command substitution", "tag: Component", `tag: "Comp$(id)"`, []string{
+			f + `:42:20: deploy.instances.tag: "Comp$(id)" must be an EC2 tag key: 1-128 letters, digits, spaces and _ . : / = + - @`,
+		}},
+		{"tag key in the aws: namespace", "tag: Component", `tag: "aws:cloudformation:stack-name"`, []string{
+			f + `:42:20: deploy.instances.tag: "aws:cloudformation:stack-name" starts with aws:, which AWS keeps for its own tags`,
+		}},
+		{"tag value with backticks", "value: nodes/monero", "value: \"nodes`id`\"", []string{
+			f + ":42:38: deploy.instances.value: \"nodes`id`\" must be an EC2 tag value: at most 256 letters, digits, spaces and _ . : / = + - @",
+		}},
+		{"tag value over 256 characters", "value: nodes/monero", "value: " + strings.Repeat("n", 257), []string{
+			f + `:42:38: deploy.instances.value: "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"... must be an EC2 tag value: at most 256 letters, digits, spaces and _ . : / = + - @`,
+		}},
+		// runtime.data_dir is a folder of its own.
+		{"data dir /", "data_dir: /node/data", "data_dir: /", []string{
+			f + `:34:13: runtime.data_dir: / must be a folder of its own at least two levels deep, such as /node/data or /var/lib/monero`,
+		}},
+		{"data dir /etc", "data_dir: /node/data", "data_dir: /etc", []string{
+			f + `:34:13: runtime.data_dir: /etc is under /etc, a system folder; use a folder of its own such as /node/data`,
+		}},
+		{"data dir under /usr", "data_dir: /node/data", "data_dir: /usr/local/data", []string{
+			f + `:34:13: runtime.data_dir: /usr/local/data is under /usr, a system folder; use a folder of its own such as /node/data`,
+		}},
+		{"data dir under /tmp", "data_dir: /node/data", "data_dir: /tmp/monero", []string{
+			f + `:34:13: runtime.data_dir: /tmp/monero is under /tmp, a system folder; use a folder of its own such as /node/data`,
+		}},
+		{"data dir /var", "data_dir: /node/data", "data_dir: /var", []string{
+			f + `:34:13: runtime.data_dir: /var must be a folder of its own at least two levels deep, such as /node/data or /var/lib/monero`,
+		}},
+		{"data dir /node", "data_dir: /node/data", "data_dir: /node", []string{
+			f + `:34:13: runtime.data_dir: /node must be a folder of its own at least two levels deep, such as /node/data or /var/lib/monero`,
+		}},
+		// runtime.config[].path goes under /node/ or /etc/<coin>/ only.
+		{"config over a verified binary", "path: /node/monerod.conf}", "path: /usr/local/bin/monerod}", []string{
+			f + `:36:40: runtime.config[0].path: /usr/local/bin/monerod would replace the verified binary monerod; config files go under /node/ or /etc/monero/`,
+		}},
+		{"config over the entry point", "path: /node/monerod.conf}", "path: /usr/local/bin/docker-entrypoint.sh}", []string{
+			f + `:36:40: runtime.config[0].path: /usr/local/bin/docker-entrypoint.sh would replace the entry point; config files go under /node/ or /etc/monero/`,
+		}},
+		{"config over /etc/passwd", "path: /node/monerod.conf}", "path: /etc/passwd}", []string{
+			f + `:36:40: runtime.config[0].path: /etc/passwd is outside /node/ and /etc/monero/, the only places config files may go`,
+		}},
+		{"config in another coin's /etc folder", "path: /node/monerod.conf}", "path: /etc/bitcoin/monerod.conf}", []string{
+			f + `:36:40: runtime.config[0].path: /etc/bitcoin/monerod.conf is outside /node/ and /etc/monero/, the only places config files may go`,
+		}},
+		{"config over the data dir", "path: /node/monerod.conf}", "path: /node/data}", []string{
+			f + `:36:40: runtime.config[0].path: /node/data would replace data_dir /node/data`,
+		}},
+		{"config with ..", "path: /node/monerod.conf}", "path: /node/../etc/passwd}", []string{
+			f + `:36:40: runtime.config[0].path: "/node/../etc/passwd" must be a clean absolute path of letters, digits, '.', '_', '+' and '-'`,
+		}},
+		{"config under another config", "path: /node/monerod.conf}", "path: /node/monerod.conf}\n    - {file: files/monerod.conf, path: /node/monerod.conf/x}", []string{
+			f + `:37:40: runtime.config[1].path: /node/monerod.conf/x and /node/monerod.conf cannot both be files`,
+		}},
+		// Indentation mistakes are reported at the line that has them.
+		{"over-indented key", "  user: monero\n", "    user: monero\n", []string{
+			f + `:30:5: invalid YAML: this line is indented 2 spaces more than line 29, which already has its value; keys of one mapping start in the same column`,
+		}},
+		{"over-indented key after a list", "  data_dir: /node/data\n", "    data_dir: /node/data\n", []string{
+			f + `:34:5: invalid YAML: this line is indented 2 spaces more than line 33, which already has its value; keys of one mapping start in the same column`,
+		}},
+		{"over-indented first key", "  ecr_repository:", "    ecr_repository:", []string{
+			f + `:41:5: invalid YAML: this line is indented 2 spaces more than line 42 below it; keys of one mapping start in the same column`,
+		}},
+		{"over-indented key in a list entry", "        fingerprint: BDA6", "          fingerprint: BDA6", []string{
+			f + `:27:11: invalid YAML: this line is indented 2 spaces more than line 26, which already has its value; keys of one mapping start in the same column`,
+		}},
+		{"under-indented key", "  user: monero\n", " user: monero\n", []string{
+			f + `:30:2: invalid YAML: this line is indented 1 space: more than line 28, which opens its block, and less than line 29, the block's first line (2 spaces); keys of one mapping start in the same column`,
+		}},
+		// Values from the file are quoted short and escaped.
+		{"long value quoted short", `version: "0.18.5.1"`, `version: "` + strings.Repeat("\\x1b", 100) + `"`, []string{
+			f + `:4:10: version: "\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b"... is not a version usable as an image tag: letters, digits, '.', '_' and '-', at most 128`,
+		}},
+		{"long YAML message cut short", "user: monero", "user: *" + strings.Repeat("a", 500), []string{
+			f + ": invalid YAML: unknown anchor '" + strings.Repeat("a", 3*ExcerptLimit-len("unknown anchor '")) + "...",
+		}},
+		{"long unknown key quoted short", "notify:", strings.Repeat("k", 100) + ": 1\nnotify:", []string{
+			f + `:45:1: "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"...: unknown field; known fields: deploy, description, image, name, notify, release, runtime, upstream, version`,
 		}},
 	}
 	base := readFixture(t)

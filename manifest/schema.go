@@ -3,6 +3,7 @@ package manifest
 import (
 	"encoding/json"
 	"reflect"
+	"regexp"
 	"strings"
 )
 
@@ -25,6 +26,31 @@ func JSONSchema() ([]byte, error) {
 
 type object = map[string]any
 
+// fieldPatterns are the validation patterns an editor can check too, by Go
+// type and yaml name. Go's and JSON Schema's (ECMA 262) syntax agree on the
+// subset these use. Rules no pattern can say (the data dir, config paths,
+// GitHub's "." and "..") stay with Validate.
+var fieldPatterns = map[string]*regexp.Regexp{
+	"Coin.name":             namePattern,
+	"Coin.version":          versionPattern,
+	"Upstream.github":       githubPattern,
+	"Upstream.tag":          tagPattern,
+	"Upstream.line":         linePattern,
+	"Artifact.url":          urlPattern,
+	"Artifact.sha256":       sha256Pattern,
+	"Checksums.url":         urlPattern,
+	"Signatures.url":        urlPattern,
+	"Key.fingerprint":       fingerprintPattern,
+	"Key.signer":            signerPattern,
+	"Image.base":            imagePattern,
+	"Image.packages":        packagePattern,
+	"Image.user":            userPattern,
+	"Deploy.ecr_repository": ecrPattern,
+	"Instances.tag":         tagKeyPattern,
+	"Instances.value":       tagValuePattern,
+	"Notify.slack_channel":  slackPattern,
+}
+
 func schemaOf(t reflect.Type) object {
 	switch {
 	case t == portType:
@@ -40,6 +66,14 @@ func schemaOf(t reflect.Type) object {
 			f := t.Field(i)
 			name := yamlName(f)
 			p := schemaOf(f.Type)
+			if re, ok := fieldPatterns[t.Name()+"."+name]; ok {
+				// A list of strings (image.packages) constrains its items.
+				if items, ok := p["items"].(object); ok {
+					items["pattern"] = re.String()
+				} else {
+					p["pattern"] = re.String()
+				}
+			}
 			if d := f.Tag.Get("desc"); d != "" {
 				p["description"] = d
 			}

@@ -3,14 +3,13 @@ package manifest
 import (
 	"bytes"
 	"flag"
+	"gitlab.com/coinpipe/coinpipe/internal/testenv"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
-
-	"gitlab.com/coinpipe/coinpipe/internal/yamljson"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -87,9 +86,28 @@ func readFile(t *testing.T, name string) []byte {
 // yamlToJSONValue decodes YAML into the plain values jsonschema validates.
 func yamlToJSONValue(t *testing.T, src []byte) any {
 	t.Helper()
-	v, err := yamljson.Decode(src)
+	v, err := testenv.DecodeYAML(src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// The schema carries Validate's patterns: an editor flags these values too.
+func TestSchemaPatterns(t *testing.T) {
+	sch := compileSchema(t)
+	for _, r := range [][2]string{
+		{"monero-linux-x64-v{version}.tar.bz2", "monero linux-x64-v{version}.tar.bz2"},
+		{"url: https://downloads", "url: https://user:pw@downloads"},
+		{"url: https://www.getmonero.org/downloads/hashes.txt", "url: http://www.getmonero.org/downloads/hashes.txt"},
+		{"github: monero-project/monero", "github: -monero/monero"},
+		{"tag: Component", `tag: "Comp$(id)"`},
+		{"value: nodes/monero", "value: \"nodes`id`\""},
+		{"fingerprint: 81AC591FE9C4B65C5806AFC3F0AF4D462A0BDF92", "fingerprint: 81ac591fe9c4b65c5806afc3f0af4d462a0bdf92"},
+	} {
+		bad := strings.Replace(readFixture(t), r[0], r[1], 1)
+		if err := sch.Validate(yamlToJSONValue(t, []byte(bad))); err == nil {
+			t.Errorf("schema accepts %s", r[1])
+		}
+	}
 }

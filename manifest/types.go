@@ -1,4 +1,4 @@
-// Package manifest defines coin.yaml (format v1, ARCHITECTURE §3): its Go
+// Package manifest defines coin.yaml (format v1, docs/architecture.md §3): its Go
 // types, strict loading with line numbers, validation and its JSON Schema.
 //
 // The yaml tags are the wire names; the desc tags feed the JSON Schema so that
@@ -46,7 +46,7 @@ type Coin struct {
 
 // Upstream says where releases are announced and which ones to follow.
 type Upstream struct {
-	GitHub string   `yaml:"github" desc:"owner/repo on GitHub whose releases are watched"`
+	GitHub string   `yaml:"github" desc:"owner/repo on GitHub whose releases are watched (owner: 1-39 letters, digits, -; repo: 1-100 letters, digits, . _ -)"`
 	Tag    string   `yaml:"tag" desc:"tag name for a version, with {version}, e.g. v{version}"`
 	Line   string   `yaml:"line,omitempty" desc:"optional version constraint such as \"~> 26.0\" to stay on one release line"`
 	MinAge Duration `yaml:"min_age,omitempty" desc:"quarantine before a new release is proposed, e.g. 48h"`
@@ -63,27 +63,27 @@ type Release struct {
 
 // Artifact is one downloadable release archive.
 type Artifact struct {
-	URL    string `yaml:"url" desc:"https URL with {version}"`
+	URL    string `yaml:"url" desc:"absolute https URL with {version}: no spaces, credentials or #fragment"`
 	SHA256 string `yaml:"sha256" desc:"64 lower-case hex digits, taken from the verified checksums"`
 }
 
 // Checksums is the upstream file that lists the sha256 of every artifact.
 type Checksums struct {
-	URL    string `yaml:"url,omitempty" desc:"https URL of the checksums file; may use {version} and {signer}"`
+	URL    string `yaml:"url,omitempty" desc:"absolute https URL of the checksums file; may use {version} and {signer}"`
 	Format string `yaml:"format,omitempty" desc:"sha256sum | monero | gitian-assert"`
 }
 
 // Signatures says how the release is signed and which keys count.
 type Signatures struct {
 	Mode      string `yaml:"mode" desc:"detached | clearsigned | artifact | none"`
-	URL       string `yaml:"url,omitempty" desc:"detached mode: https URL of the signatures over the checksums file"`
+	URL       string `yaml:"url,omitempty" desc:"detached mode: absolute https URL of the signatures over the checksums file"`
 	Threshold int    `yaml:"threshold,omitempty" desc:"how many distinct pinned keys must have signed"`
 	Keys      []Key  `yaml:"keys,omitempty"`
 }
 
 // Key is one pinned public key.
 type Key struct {
-	File        string `yaml:"file" desc:"path of the armored public key, relative to the coin's folder"`
+	File        string `yaml:"file" desc:"path under keys/ of the armored public key: a regular file in the coin's folder, not a link, at most 1 MiB"`
 	Fingerprint string `yaml:"fingerprint" desc:"40 hex digits: the primary key's fingerprint"`
 	Signer      string `yaml:"signer,omitempty" desc:"the name that replaces {signer} in per-signer checksum URLs"`
 }
@@ -99,7 +99,7 @@ type Image struct {
 // Runtime describes how the daemon runs.
 type Runtime struct {
 	Command     []string          `yaml:"command" desc:"the daemon's argv"`
-	DataDir     string            `yaml:"data_dir" desc:"absolute path of the data directory (a volume)"`
+	DataDir     string            `yaml:"data_dir" desc:"absolute path of the data directory (a volume): a folder of its own, at least two levels deep, not under /bin, /boot, /dev, /etc, /lib*, /proc, /root, /run, /sbin, /sys, /tmp, /usr, /var/lock, /var/run, /var/tmp"`
 	Config      []ConfigFile      `yaml:"config,omitempty"`
 	Ports       map[string][]Port `yaml:"ports,omitempty" desc:"named groups of ports, TCP unless written N/udp, e.g. rpc: [8332], p2p: [30303, 30303/udp]"`
 	StopSignal  string            `yaml:"stop_signal,omitempty" desc:"the signal that stops the daemon cleanly: SIGTERM (default) or SIGINT"`
@@ -110,8 +110,8 @@ type Runtime struct {
 
 // ConfigFile is a file from the coin's files/ folder installed in the image.
 type ConfigFile struct {
-	File string `yaml:"file" desc:"path relative to the coin's folder, under files/"`
-	Path string `yaml:"path" desc:"absolute path in the image"`
+	File string `yaml:"file" desc:"path under files/ in the coin's folder: a regular file, not a link, at most 1 MiB"`
+	Path string `yaml:"path" desc:"absolute path in the image, under /node/ or /etc/<name>/ and outside data_dir"`
 }
 
 // Deploy says where the image goes and how it is rolled out.
@@ -125,8 +125,8 @@ type Deploy struct {
 
 // Instances selects the hosts by EC2 tag.
 type Instances struct {
-	Tag   string `yaml:"tag" desc:"EC2 tag key"`
-	Value string `yaml:"value" desc:"EC2 tag value"`
+	Tag   string `yaml:"tag" desc:"EC2 tag key: 1-128 letters, digits, spaces and _ . : / = + - @, not aws:..."`
+	Value string `yaml:"value" desc:"EC2 tag value: up to 256 letters, digits, spaces and _ . : / = + - @"`
 }
 
 // Notify says where people are told.

@@ -3,13 +3,13 @@ package manifest
 import (
 	"fmt"
 	"net/url"
-	"os"
 	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"gitlab.com/coinpipe/coinpipe/verify"
 )
@@ -25,7 +25,21 @@ var (
 	tagPattern      = regexp.MustCompile(`^[A-Za-z0-9_.+/-]*\{version\}[A-Za-z0-9_.+/-]*$`)
 	// Descriptions land in comments, labels and systemd: one printable line.
 	descriptionPattern = regexp.MustCompile(`^[^\x00-\x1f\x7f"\\$%` + "`" + `]+$`)
-	githubPattern      = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
+	// GitHub's own rules: an owner is 1-39 letters, digits and '-', not
+	// starting with '-'; a repository 1-100 letters, digits, '.', '_', '-'.
+	githubOwnerPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,38}$`)
+	githubRepoPattern  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
+	githubPattern      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$`)
+	// urlPattern is what a release URL may look like: https, a host name,
+	// an optional port, and a path and query of letters, digits and
+	// - . _ ~ % / : @ + = & ? , with {version} and {signer} placeholders.
+	// No userinfo, no fragment, nothing a shell or a Dockerfile line would
+	// read as syntax; anything else is percent-encoded.
+	urlPattern = regexp.MustCompile(`^https://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[A-Za-z0-9._~%/:@+=&?,{}-]*)?$`)
+	// EC2 tags (deploy.instances) as AWS allows them, restricted to ASCII:
+	// they end up in SSM filters and shell lines.
+	tagKeyPattern      = regexp.MustCompile(`^[A-Za-z0-9 _.:/=+@-]{1,128}$`)
+	tagValuePattern    = regexp.MustCompile(`^[A-Za-z0-9 _.:/=+@-]{0,256}$`)
 	linePattern        = regexp.MustCompile(`^~> [0-9]+(\.[0-9]+)*$`)
 	sha256Pattern      = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	fingerprintPattern = regexp.MustCompile(`^[0-9A-F]{40}$`)
@@ -41,6 +55,16 @@ var (
 	slackPattern = regexp.MustCompile(`^#[a-z0-9][a-z0-9_-]{0,79}$`)
 	// Platforms the base images used here publish.
 	platforms = map[string]bool{"linux/amd64": true, "linux/arm64": true, "linux/arm/v7": true, "linux/386": true, "linux/ppc64le": true, "linux/s390x": true, "linux/riscv64": true}
+)
+
+// Where the generated image puts things (templates/docker/Dockerfile.tmpl).
+const (
+	// HomeDir is the daemon user's home and working directory.
+	HomeDir = "/node"
+	// BinDir holds the verified release binaries.
+	BinDir = "/usr/local/bin"
+	// EntryPoint is the generated docker-entrypoint.sh.
+	EntryPoint = BinDir + "/docker-entrypoint.sh"
 )
 
 // Defaults applied to fields left out.
@@ -73,7 +97,7 @@ func Validate(m *Manifest) Problems {
 	v.runtime(binaries)
 	v.deploy()
 	if c := m.Notify.SlackChannel; c != "" && !slackPattern.MatchString(c) {
-		v.addf("notify.slack_channel", "%q is not a Slack channel such as \"#coin-nodes\"", c)
+		v.addf("notify.slack_channel", "%q is not a Slack channel such as \"#coin-nodes\"", excerpt(c))
 	}
 	if !m.Has("deploy.max_unavailable") {
 		m.Deploy.MaxUnavailable = DefaultMaxUnavailable
@@ -99,33 +123,41 @@ func (v *validator) identity() {
 		folder := filepath.Base(v.m.Dir)
 		switch {
 		case !namePattern.MatchString(c.Name):
-			v.addf("name", "%q must be lower-case letters, digits and inner dashes ([a-z0-9-]+)", c.Name)
+			v.addf("name", "%q must be lower-case letters, digits and inner dashes ([a-z0-9-]+)", excerpt(c.Name))
 		case folder != "." && folder != c.Name:
-			v.addf("name", "%q does not match its folder %q", c.Name, folder)
+			v.addf("name", "%q does not match its folder %q", excerpt(c.Name), excerpt(folder))
 		}
 	}
 	if v.required("description", c.Description) && !descriptionPattern.MatchString(c.Description) {
 		v.addf("description", "must be one line without quotes, backslashes, $, %% or backticks")
 	}
 	if v.required("version", c.Version) && !versionPattern.MatchString(c.Version) {
-		v.addf("version", "%q is not a version usable as an image tag: letters, digits, '.', '_' and '-', at most 128", c.Version)
+		v.addf("version", "%q is not a version usable as an image tag: letters, digits, '.', '_' and '-', at most 128", excerpt(c.Version))
 	}
 }
 
 func (v *validator) upstream() {
 	u := v.m.Upstream
-	if v.required("upstream.github", u.GitHub) && !githubPattern.MatchString(u.GitHub) {
-		v.addf("upstream.github", "%q must be owner/repo, e.g. bitcoin/bitcoin", u.GitHub)
+	if v.required("upstream.github", u.GitHub) {
+		owner, repo, ok := strings.Cut(u.GitHub, "/")
+		switch {
+		case !ok || strings.Contains(repo, "/"):
+			v.addf("upstream.github", "%q must be owner/repo, e.g. bitcoin/bitcoin", excerpt(u.GitHub))
+		case !githubOwnerPattern.MatchString(owner):
+			v.addf("upstream.github", "%q: the owner must be 1-39 letters, digits and '-', not starting with '-'", excerpt(u.GitHub))
+		case !githubRepoPattern.MatchString(repo) || repo == "." || repo == "..":
+			v.addf("upstream.github", "%q: the repository must be 1-100 letters, digits, '.', '_' and '-', other than . and ..", excerpt(u.GitHub))
+		}
 	}
 	switch {
 	case !v.required("upstream.tag", u.Tag):
 	case !strings.Contains(u.Tag, VersionPlaceholder):
-		v.addf("upstream.tag", "%q must contain {version}, e.g. v{version}", u.Tag)
+		v.addf("upstream.tag", "%q must contain {version}, e.g. v{version}", excerpt(u.Tag))
 	case !tagPattern.MatchString(u.Tag):
-		v.addf("upstream.tag", "%q may hold only letters, digits, '.', '_', '+', '-', '/' and {version}", u.Tag)
+		v.addf("upstream.tag", "%q may hold only letters, digits, '.', '_', '+', '-', '/' and {version}", excerpt(u.Tag))
 	}
 	if u.Line != "" && !linePattern.MatchString(u.Line) {
-		v.addf("upstream.line", "%q must look like \"~> 26.0\" (stay on 26.x)", u.Line)
+		v.addf("upstream.line", "%q must look like \"~> 26.0\" (stay on 26.x)", excerpt(u.Line))
 	}
 	if u.MinAge < 0 {
 		v.addf("upstream.min_age", "must not be negative")
@@ -140,15 +172,15 @@ func (v *validator) release() map[string]bool {
 	}
 	for _, platform := range r.Platforms() {
 		a := r.Artifacts[platform]
-		p := "release.artifacts." + platform
+		p := join("release.artifacts", platform)
 		if !platforms[platform] {
-			v.addf(p, "unknown platform %q; use one of %s", platform, strings.Join(sortedKeys(platforms), ", "))
+			v.addf(p, "unknown platform %q; use one of %s", excerpt(platform), strings.Join(sortedKeys(platforms), ", "))
 		}
 		if v.url(p+".url", a.URL, false) && !strings.Contains(a.URL, VersionPlaceholder) {
 			v.addf(p+".url", "must contain {version} so the watcher can move it to a new release")
 		}
 		if v.required(p+".sha256", a.SHA256) && !sha256Pattern.MatchString(a.SHA256) {
-			v.addf(p+".sha256", "must be 64 lower-case hex digits, got %q", a.SHA256)
+			v.addf(p+".sha256", "must be 64 lower-case hex digits, got %q", excerpt(a.SHA256))
 		}
 	}
 
@@ -165,9 +197,9 @@ func (v *validator) release() map[string]bool {
 		case b == "":
 			v.addf(p, "is empty")
 		case !safePathPattern.MatchString(resolved) || path.Clean(resolved) != resolved || strings.Contains("/"+resolved+"/", "/../"):
-			v.addf(p, "%q must be a clean relative path inside the archive (letters, digits, '.', '_', '+', '-'; no part may start with '-')", b)
+			v.addf(p, "%q must be a clean relative path inside the archive (letters, digits, '.', '_', '+', '-'; no part may start with '-')", excerpt(b))
 		case binaries[path.Base(b)]:
-			v.addf(p, "%q installs %s a second time", b, path.Base(b))
+			v.addf(p, "%q installs %s a second time", excerpt(b), excerpt(path.Base(b)))
 		}
 		binaries[path.Base(b)] = true
 	}
@@ -196,7 +228,7 @@ func (v *validator) signatures() {
 		v.addf("release.signatures.mode", "is required: detached, clearsigned, artifact or none")
 		return
 	default:
-		v.addf("release.signatures.mode", "unknown mode %q; use detached, clearsigned, artifact or none", s.Mode)
+		v.addf("release.signatures.mode", "unknown mode %q; use detached, clearsigned, artifact or none", excerpt(s.Mode))
 		return
 	}
 
@@ -207,7 +239,7 @@ func (v *validator) signatures() {
 			case "":
 				v.addf("release.checksums.format", "is required: sha256sum, monero or gitian-assert")
 			default:
-				v.addf("release.checksums.format", "unknown format %q; use sha256sum, monero or gitian-assert", r.Checksums.Format)
+				v.addf("release.checksums.format", "unknown format %q; use sha256sum, monero or gitian-assert", excerpt(r.Checksums.Format))
 			}
 		}
 	} else if r.Checksums != (Checksums{}) {
@@ -230,7 +262,7 @@ func (v *validator) keys(perSigner bool) {
 		if v.required(p+".fingerprint", k.Fingerprint) {
 			switch {
 			case !fingerprintPattern.MatchString(k.Fingerprint):
-				v.addf(p+".fingerprint", "must be 40 upper-case hex digits without spaces, got %q", k.Fingerprint)
+				v.addf(p+".fingerprint", "must be 40 upper-case hex digits without spaces, got %q", excerpt(k.Fingerprint))
 			case seenFpr[k.Fingerprint]:
 				v.addf(p+".fingerprint", "%s is pinned twice", k.Fingerprint)
 			default:
@@ -239,8 +271,8 @@ func (v *validator) keys(perSigner bool) {
 			seenFpr[k.Fingerprint] = true
 		}
 		if v.required(p+".file", k.File) {
-			if file, ok := v.coinFile(p+".file", k.File, "keys/"); ok && fprOK {
-				v.keyFile(p, file, k.Fingerprint)
+			if data, ok := v.coinFile(p+".file", k.File, KeysDir); ok && fprOK {
+				v.keyFile(p, path.Clean(k.File), data, k.Fingerprint)
 			}
 		}
 		switch {
@@ -249,19 +281,20 @@ func (v *validator) keys(perSigner bool) {
 		case !perSigner && k.Signer != "":
 			v.addf(p+".signer", "is only used with {signer} in the checksums or signature url")
 		case k.Signer != "" && !signerPattern.MatchString(k.Signer):
-			v.addf(p+".signer", "%q must be letters, digits, '.', '_' and '-'", k.Signer)
+			v.addf(p+".signer", "%q must be letters, digits, '.', '_' and '-'", excerpt(k.Signer))
 		case k.Signer != "" && seenSigner[k.Signer]:
-			v.addf(p+".signer", "%q is used twice", k.Signer)
+			v.addf(p+".signer", "%q is used twice", excerpt(k.Signer))
 		}
 		seenSigner[k.Signer] = true
 	}
 }
 
 // keyFile checks the pinned fingerprint is a primary key in the file.
-func (v *validator) keyFile(p, file, fingerprint string) {
-	keys, err := verify.ReadKeyFile(file)
+func (v *validator) keyFile(p, rel string, data []byte, fingerprint string) {
+	file := filepath.ToSlash(filepath.Join(v.m.Dir, filepath.FromSlash(rel)))
+	keys, err := verify.ParseKeys(data)
 	if err != nil {
-		v.addf(p+".file", "%v", err)
+		v.addf(p+".file", "reading key file %s: %v", file, err)
 		return
 	}
 	var found []string
@@ -271,7 +304,7 @@ func (v *validator) keyFile(p, file, fingerprint string) {
 		}
 		found = append(found, k.Fingerprint)
 	}
-	v.addf(p+".fingerprint", "%s is not a primary key in %s (it holds %s)", fingerprint, filepath.ToSlash(file), strings.Join(found, ", "))
+	v.addf(p+".fingerprint", "%s is not a primary key in %s (it holds %s)", fingerprint, file, strings.Join(found, ", "))
 }
 
 func (v *validator) image() {
@@ -279,20 +312,20 @@ func (v *validator) image() {
 	if v.required("image.base", im.Base) {
 		switch {
 		case !imagePattern.MatchString(im.Base):
-			v.addf("image.base", "%q must be pinned by digest: name[:tag]@sha256:<64 hex>", im.Base)
+			v.addf("image.base", "%q must be pinned by digest: name[:tag]@sha256:<64 hex>", excerpt(im.Base))
 		case strings.Contains(im.Base, ":latest@"):
 			v.addf("image.base", "name a real tag, not latest, next to the digest")
 		}
 	}
 	for i, pkg := range im.Packages {
 		if !packagePattern.MatchString(pkg) {
-			v.addf(fmt.Sprintf("image.packages[%d]", i), "%q is not a Debian package name", pkg)
+			v.addf(fmt.Sprintf("image.packages[%d]", i), "%q is not a Debian package name", excerpt(pkg))
 		}
 	}
 	if v.required("image.user", im.User) {
 		switch {
 		case !userPattern.MatchString(im.User):
-			v.addf("image.user", "%q is not a valid user name", im.User)
+			v.addf("image.user", "%q is not a valid user name", excerpt(im.User))
 		case im.User == "root":
 			v.addf("image.user", "the daemon must not run as root")
 		}
@@ -313,28 +346,48 @@ func (v *validator) runtime(binaries map[string]bool) {
 	rt := v.m.Runtime
 	v.argv("runtime.command", rt.Command, binaries, true)
 	v.argv("runtime.height", rt.Height, binaries, false)
-	dataDir := path.Clean(rt.DataDir)
-	if v.required("runtime.data_dir", rt.DataDir) && !v.absPath("runtime.data_dir", rt.DataDir) {
-		dataDir = ""
-	} else if dataDir == "/" {
-		v.addf("runtime.data_dir", "must not be /")
+	dataDir := ""
+	if v.required("runtime.data_dir", rt.DataDir) && v.absPath("runtime.data_dir", rt.DataDir) && v.dataDir(rt.DataDir) {
+		dataDir = rt.DataDir
 	}
-	seen := map[string]bool{}
+	// Config files go to the node's home or the coin's own folder in /etc:
+	// nowhere else, so that none can replace a verified binary, the entry
+	// point or a system file.
+	configDirs := []string{HomeDir + "/", "/etc/" + v.m.Name + "/"}
+	allowed := fmt.Sprintf("config files go under %s or %s", configDirs[0], configDirs[1])
+	var seen []string
 	for i, c := range rt.Config {
 		p := fmt.Sprintf("runtime.config[%d]", i)
 		if v.required(p+".file", c.File) {
-			v.coinFile(p+".file", c.File, "files/")
+			v.coinFile(p+".file", c.File, FilesDir)
 		}
 		if !v.required(p+".path", c.Path) || !v.absPath(p+".path", c.Path) {
 			continue
 		}
 		switch {
+		case c.Path == EntryPoint:
+			v.addf(p+".path", "%s would replace the entry point; %s", excerpt(c.Path), allowed)
+		case path.Dir(c.Path) == BinDir && binaries[path.Base(c.Path)]:
+			v.addf(p+".path", "%s would replace the verified binary %s; %s", excerpt(c.Path), excerpt(path.Base(c.Path)), allowed)
+		case !strings.HasPrefix(c.Path, configDirs[0]) && !strings.HasPrefix(c.Path, configDirs[1]):
+			v.addf(p+".path", "%s is outside %s and %s, the only places config files may go", excerpt(c.Path), configDirs[0], configDirs[1])
 		case dataDir != "" && strings.HasPrefix(c.Path, dataDir+"/"):
-			v.addf(p+".path", "%s is inside data_dir %s, a volume that hides it at run time", c.Path, dataDir)
-		case seen[c.Path]:
-			v.addf(p+".path", "%s is installed twice", c.Path)
+			v.addf(p+".path", "%s is inside data_dir %s, a volume that hides it at run time", excerpt(c.Path), excerpt(dataDir))
+		case dataDir != "" && (c.Path == dataDir || strings.HasPrefix(dataDir, c.Path+"/")):
+			v.addf(p+".path", "%s would replace data_dir %s", excerpt(c.Path), excerpt(dataDir))
+		default:
+			for _, other := range seen {
+				if other == c.Path {
+					v.addf(p+".path", "%s is installed twice", excerpt(c.Path))
+					break
+				}
+				if strings.HasPrefix(c.Path, other+"/") || strings.HasPrefix(other, c.Path+"/") {
+					v.addf(p+".path", "%s and %s cannot both be files", excerpt(c.Path), excerpt(other))
+					break
+				}
+			}
 		}
-		seen[c.Path] = true
+		seen = append(seen, c.Path)
 	}
 	v.ports(rt.Ports)
 	switch rt.StopSignal {
@@ -342,7 +395,7 @@ func (v *validator) runtime(binaries map[string]bool) {
 		v.m.Runtime.StopSignal = DefaultStopSignal
 	case "SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP":
 	default:
-		v.addf("runtime.stop_signal", "%q is not one of SIGTERM, SIGINT, SIGQUIT, SIGHUP", rt.StopSignal)
+		v.addf("runtime.stop_signal", "%q is not one of SIGTERM, SIGINT, SIGQUIT, SIGHUP", excerpt(rt.StopSignal))
 	}
 	switch {
 	case !v.m.Has("runtime.stop_timeout"):
@@ -364,7 +417,7 @@ func (v *validator) argv(p string, argv []string, binaries map[string]bool, requ
 		return
 	}
 	if first := argv[0]; !path.IsAbs(first) && !binaries[first] {
-		v.addf(p+"[0]", "%q is not one of release.binaries (%s) nor an absolute path", first, strings.Join(sortedKeys(binaries), ", "))
+		v.addf(p+"[0]", "%q is not one of release.binaries (%s) nor an absolute path", excerpt(first), strings.Join(sortedKeys(binaries), ", "))
 	}
 }
 
@@ -372,10 +425,10 @@ func (v *validator) ports(ports map[string][]Port) {
 	seen := map[Port]string{}
 	for _, name := range sortedKeys(ports) {
 		if !portNamePattern.MatchString(name) {
-			v.addf("runtime.ports."+name, "%q must be a lower-case name such as rpc or p2p", name)
+			v.addf(join("runtime.ports", name), "%q must be a lower-case name such as rpc or p2p", excerpt(name))
 		}
 		for i, port := range ports[name] {
-			p := fmt.Sprintf("runtime.ports.%s[%d]", name, i)
+			p := fmt.Sprintf("%s[%d]", join("runtime.ports", name), i)
 			switch {
 			case port.Number < 1 || port.Number > 65535:
 				v.addf(p, "%d is not a port (1-65535)", port.Number)
@@ -391,10 +444,20 @@ func (v *validator) ports(ports map[string][]Port) {
 func (v *validator) deploy() {
 	d := v.m.Deploy
 	if v.required("deploy.ecr_repository", d.ECRRepository) && (!ecrPattern.MatchString(d.ECRRepository) || len(d.ECRRepository) < 2 || len(d.ECRRepository) > 256) {
-		v.addf("deploy.ecr_repository", "%q is not an ECR repository name (lower-case, '/', '.', '_', '-')", d.ECRRepository)
+		v.addf("deploy.ecr_repository", "%q is not an ECR repository name (lower-case, '/', '.', '_', '-')", excerpt(d.ECRRepository))
 	}
-	v.required("deploy.instances.tag", d.Instances.Tag)
-	v.required("deploy.instances.value", d.Instances.Value)
+	const tagChars = "letters, digits, spaces and _ . : / = + - @"
+	if v.required("deploy.instances.tag", d.Instances.Tag) {
+		switch {
+		case !tagKeyPattern.MatchString(d.Instances.Tag):
+			v.addf("deploy.instances.tag", "%q must be an EC2 tag key: 1-128 %s", excerpt(d.Instances.Tag), tagChars)
+		case len(d.Instances.Tag) >= 4 && strings.EqualFold(d.Instances.Tag[:4], "aws:"):
+			v.addf("deploy.instances.tag", "%q starts with aws:, which AWS keeps for its own tags", excerpt(d.Instances.Tag))
+		}
+	}
+	if v.required("deploy.instances.value", d.Instances.Value) && !tagValuePattern.MatchString(d.Instances.Value) {
+		v.addf("deploy.instances.value", "%q must be an EC2 tag value: at most 256 %s", excerpt(d.Instances.Value), tagChars)
+	}
 	if v.m.Has("deploy.max_unavailable") && d.MaxUnavailable < 1 {
 		v.addf("deploy.max_unavailable", "must be at least 1, got %d", d.MaxUnavailable)
 	}
@@ -409,47 +472,77 @@ func (v *validator) url(p, raw string, signerAllowed bool) bool {
 	if !v.required(p, raw) {
 		return false
 	}
+	if strings.ContainsFunc(raw, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		v.addf(p, "%q must not contain spaces or control characters; percent-encode a space as %%20", excerpt(raw))
+		return false
+	}
 	for _, ph := range placeholderPattern.FindAllString(raw, -1) {
 		if ph != VersionPlaceholder && (ph != SignerPlaceholder || !signerAllowed) {
-			v.addf(p, "unknown placeholder %s", ph)
+			v.addf(p, "unknown placeholder %s", excerpt(ph))
 			return false
 		}
 	}
 	u, err := url.Parse(strings.NewReplacer(VersionPlaceholder, "1", SignerPlaceholder, "s").Replace(raw))
-	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
-		v.addf(p, "%q must be an https:// URL without credentials", raw)
+	switch {
+	case err == nil && u.User != nil:
+		// The URL is not quoted: it holds the credentials.
+		v.addf(p, "must not hold credentials (user:password@ before the host): pinned URLs are public")
+	case err != nil || u.Scheme != "https" || u.Host == "":
+		v.addf(p, "%q must be an absolute https:// URL with a host", excerpt(raw))
+	case strings.Contains(raw, "#"):
+		v.addf(p, "%q must not have a #fragment", excerpt(raw))
+	case !urlPattern.MatchString(raw):
+		v.addf(p, "%q may hold only a host name, an optional port, and letters, digits and - . _ ~ %% / : @ + = & ? , after it; percent-encode anything else", excerpt(raw))
+	default:
+		return true
+	}
+	return false
+}
+
+// systemDirs are folders of the base image a data dir may not be, hold or
+// be inside of: chowning or mounting a volume over them breaks the system.
+var systemDirs = []string{"/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/root", "/run", "/sbin", "/sys", "/tmp", "/usr", "/var/lock", "/var/run", "/var/tmp"}
+
+// dataDir checks data_dir is a dedicated folder: at least two levels deep
+// (so never /, /var, /home, /node or /srv themselves) and not a system
+// folder or under one.
+func (v *validator) dataDir(dir string) bool {
+	for _, sys := range systemDirs {
+		if dir == sys || strings.HasPrefix(dir, sys+"/") {
+			v.addf("runtime.data_dir", "%s is under %s, a system folder; use a folder of its own such as %s/data", excerpt(dir), sys, HomeDir)
+			return false
+		}
+	}
+	if strings.Count(dir, "/") < 2 {
+		v.addf("runtime.data_dir", "%s must be a folder of its own at least two levels deep, such as %s/data or /var/lib/%s", excerpt(dir), HomeDir, v.m.Name)
 		return false
 	}
 	return true
 }
 
 func (v *validator) absPath(p, value string) bool {
-	if !path.IsAbs(value) || path.Clean(value) != value || !safePathPattern.MatchString(value[1:]) {
-		v.addf(p, "%q must be a clean absolute path of letters, digits, '.', '_', '+' and '-'", value)
+	if !path.IsAbs(value) || path.Clean(value) != value || value != "/" && !safePathPattern.MatchString(value[1:]) {
+		v.addf(p, "%q must be a clean absolute path of letters, digits, '.', '_', '+' and '-'", excerpt(value))
 		return false
 	}
 	return true
 }
 
 // coinFile checks a path names a regular file under the coin folder's dir
-// (keys/ or files/) and returns its path on disk.
-func (v *validator) coinFile(p, rel, dir string) (string, bool) {
+// (keys/ or files/), inside the folder and within its size cap, and returns
+// its content.
+func (v *validator) coinFile(p, rel, dir string) ([]byte, bool) {
 	clean := path.Clean(rel)
 	if path.IsAbs(rel) || !strings.HasPrefix(clean, dir) || !safePathPattern.MatchString(clean) {
-		v.addf(p, "%q must be a path under %s of letters, digits, '.', '_', '+' and '-'", rel, dir)
-		return "", false
+		v.addf(p, "%q must be a path under %s of letters, digits, '.', '_', '+' and '-'", excerpt(rel), dir)
+		return nil, false
 	}
-	file := filepath.Join(v.m.Dir, filepath.FromSlash(clean))
-	info, err := os.Stat(file)
-	switch {
-	case err != nil:
-		v.addf(p, "%s does not exist", filepath.ToSlash(file))
-		return "", false
-	case !info.Mode().IsRegular():
-		v.addf(p, "%s is not a regular file", filepath.ToSlash(file))
-		return "", false
+	data, err := v.m.ReadFile(clean)
+	if err != nil {
+		v.addf(p, "%v", err)
+		return nil, false
 	}
-	return file, true
+	return data, true
 }
 
 func sortedKeys[V any](m map[string]V) []string {
