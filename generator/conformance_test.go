@@ -14,7 +14,6 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"gitlab.com/coinpipe/coinpipe/internal/testenv"
-	"gitlab.com/coinpipe/coinpipe/internal/yamljson"
 	"gitlab.com/coinpipe/coinpipe/manifest"
 )
 
@@ -97,7 +96,7 @@ func gitlabSchema(t *testing.T) *jsonschema.Schema {
 // yamlValue decodes YAML into the JSON data model jsonschema validates.
 func yamlValue(t *testing.T, src []byte) any {
 	t.Helper()
-	v, err := yamljson.Decode(src)
+	v, err := testenv.DecodeYAML(src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,11 +339,11 @@ func TestGoldenOut(t *testing.T) {
 			t.Fatal(err)
 		}
 		if *update {
-			if _, err := Write("../out", c.m.Name, files); err != nil {
+			if _, err := Write(t.Context(), "../out", c.m.Name, files); err != nil {
 				t.Fatal(err)
 			}
 		}
-		changes, err := Check("../out", c.m.Name, files)
+		changes, err := Check(t.Context(), "../out", c.m.Name, files)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -68,6 +68,7 @@ type signaturesData struct {
 	Threshold int
 	Keys      []manifest.Key
 	PerSigner bool
+	KeyTable  []keyRow // filled by Render: it reads the key files
 }
 
 type portData struct {
@@ -156,13 +157,15 @@ type Options struct {
 	// CIProject is the toolkit's GitLab project path daemon repos include
 	// templates/ci/daemon.yml from.
 	CIProject string
-	// CIRef is the toolkit ref (tag) that include is pinned to.
+	// CIRef is the toolkit ref (branch, tag or commit) that the include is
+	// pinned to and that the conformance job installs coinpipe from.
 	CIRef string
 }
 
-// DefaultOptions are the toolkit's project and the release tag of this
-// version of the templates; bump CIRef when templates/ci changes.
-var DefaultOptions = Options{CIProject: "coinpipe/coinpipe", CIRef: "v0.1.0"}
+// DefaultOptions are the toolkit's project and its default branch: no
+// release tag exists yet, and `coinpipe sync` is to pin the exact toolkit
+// commit (docs/architecture.md §4).
+var DefaultOptions = Options{CIProject: "coinpipe/coinpipe", CIRef: "main"}
 
 func (o Options) validate() error {
 	if o.CIProject == "" || o.CIRef == "" {

@@ -1,5 +1,5 @@
 // Package generator renders a coin manifest into its daemon repository
-// (ARCHITECTURE §4): Render is pure apart from reading the coin's own key
+// (docs/architecture.md §4): Render is pure apart from reading the coin's own key
 // and config files, Write puts a coin's files in place atomically, and Check
 // reports drift without writing.
 package generator
@@ -9,9 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 	"text/template"
@@ -54,6 +52,11 @@ func Render(m *manifest.Manifest, opts Options) ([]File, error) {
 		return nil, err
 	}
 	d := newData(m, opts)
+	table, err := keyTable(m)
+	if err != nil {
+		return nil, err
+	}
+	d.Signatures.KeyTable = table
 	files := make([]File, 0, len(rendered)+len(m.Release.Signatures.Keys)+len(m.Runtime.Config)+1)
 	for _, r := range rendered {
 		var buf bytes.Buffer
@@ -71,7 +74,7 @@ func Render(m *manifest.Manifest, opts Options) ([]File, error) {
 		copied[path.Clean(c.File)] = true
 	}
 	for rel := range copied {
-		b, err := os.ReadFile(filepath.Join(m.Dir, filepath.FromSlash(rel)))
+		b, err := m.ReadFile(rel)
 		if err != nil {
 			return nil, fmt.Errorf("rendering %s: %w", m.Name, err)
 		}

@@ -59,7 +59,7 @@ func mustRender(t testing.TB, m *manifest.Manifest) []File {
 func TestWriteThenCheck(t *testing.T) {
 	out := t.TempDir()
 	files := mustRender(t, openFixture(t, "monero-clearsigned"))
-	changes, err := Write(out, "monero-clearsigned", files)
+	changes, err := Write(t.Context(), out, "monero-clearsigned", files)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestWriteThenCheck(t *testing.T) {
 	if info, _ := os.Stat(filepath.Join(out, "monero-clearsigned")); info.Mode().Perm() != 0o755 {
 		t.Errorf("coin folder mode %v, want 0755", info.Mode().Perm())
 	}
-	if changes, _ := Check(out, "monero-clearsigned", files); len(changes) != 0 {
+	if changes, _ := Check(t.Context(), out, "monero-clearsigned", files); len(changes) != 0 {
 		t.Errorf("check after write: %v", changes)
 	}
 }
@@ -86,20 +86,20 @@ func TestWriteTouchesOnlyChanges(t *testing.T) {
 	out := t.TempDir()
 	dir := filepath.Join(out, "monero-clearsigned")
 	files := mustRender(t, openFixture(t, "monero-clearsigned"))
-	if _, err := Write(out, "monero-clearsigned", files); err != nil {
+	if _, err := Write(t.Context(), out, "monero-clearsigned", files); err != nil {
 		t.Fatal(err)
 	}
 	old := time.Now().Add(-time.Hour)
 	for _, f := range files {
 		os.Chtimes(filepath.Join(dir, f.Path), old, old)
 	}
-	if changes, err := Write(out, "monero-clearsigned", files); err != nil || len(changes) != 0 {
+	if changes, err := Write(t.Context(), out, "monero-clearsigned", files); err != nil || len(changes) != 0 {
 		t.Fatalf("second write: %v, %v", changes, err)
 	}
 	os.WriteFile(filepath.Join(dir, "stale.txt"), []byte("left over"), 0o644)
 	files[0].Data = append([]byte(nil), files[0].Data...)
 	files[0].Data = append(files[0].Data, "# changed\n"...)
-	changes, err := Write(out, "monero-clearsigned", files)
+	changes, err := Write(t.Context(), out, "monero-clearsigned", files)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestWriteTouchesOnlyChanges(t *testing.T) {
 func TestWriteFailureKeepsPreviousOutput(t *testing.T) {
 	out := t.TempDir()
 	files := mustRender(t, openFixture(t, "monero-clearsigned"))
-	if _, err := Write(out, "monero-clearsigned", files); err != nil {
+	if _, err := Write(t.Context(), out, "monero-clearsigned", files); err != nil {
 		t.Fatal(err)
 	}
 	before := snapshot(t, filepath.Join(out, "monero-clearsigned"))
@@ -131,7 +131,7 @@ func TestWriteFailureKeepsPreviousOutput(t *testing.T) {
 	broken[0].Data = []byte("new content")
 	// A file nested under a path that is another file cannot be staged.
 	broken = append(broken, File{Path: "Dockerfile/nested", Data: []byte("x"), Mode: 0o644})
-	if _, err := Write(out, "monero-clearsigned", broken); err == nil {
+	if _, err := Write(t.Context(), out, "monero-clearsigned", broken); err == nil {
 		t.Fatal("write of an impossible tree succeeded")
 	}
 	if after := snapshot(t, filepath.Join(out, "monero-clearsigned")); after != before {
@@ -172,7 +172,7 @@ func BenchmarkGenerate(b *testing.B) {
 		for n := 0; n < b.N; n++ {
 			out := b.TempDir()
 			for _, m := range ms {
-				if _, err := Write(out, m.Name, mustRender(b, m)); err != nil {
+				if _, err := Write(b.Context(), out, m.Name, mustRender(b, m)); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -182,12 +182,12 @@ func BenchmarkGenerate(b *testing.B) {
 	b.Run("unchanged", func(b *testing.B) {
 		out := b.TempDir()
 		for _, m := range ms {
-			Write(out, m.Name, mustRender(b, m))
+			Write(b.Context(), out, m.Name, mustRender(b, m))
 		}
 		b.ResetTimer()
 		for n := 0; n < b.N; n++ {
 			for _, m := range ms {
-				changes, err := Write(out, m.Name, mustRender(b, m))
+				changes, err := Write(b.Context(), out, m.Name, mustRender(b, m))
 				if err != nil || len(changes) != 0 {
 					b.Fatalf("unchanged output rewritten: %v %v", changes, err)
 				}
@@ -213,18 +213,18 @@ func TestWriteRefusesForeignEntries(t *testing.T) {
 	out := t.TempDir()
 	dir := filepath.Join(out, "monero-clearsigned")
 	files := mustRender(t, openFixture(t, "monero-clearsigned"))
-	if _, err := Write(out, "monero-clearsigned", files); err != nil {
+	if _, err := Write(t.Context(), out, "monero-clearsigned", files); err != nil {
 		t.Fatal(err)
 	}
 	os.MkdirAll(filepath.Join(dir, ".git", "objects"), 0o755)
 	os.WriteFile(filepath.Join(dir, ".git", "HEAD"), []byte("ref: refs/heads/main\n"), 0o644)
-	if changes, _ := Check(out, "monero-clearsigned", files); len(changes) != 0 {
+	if changes, _ := Check(t.Context(), out, "monero-clearsigned", files); len(changes) != 0 {
 		t.Fatalf(".git counted as drift: %v", changes)
 	}
 	before := snapshot(t, dir)
 	changed := append([]File(nil), files...)
 	changed[0].Data = []byte("changed\n")
-	_, err := Write(out, "monero-clearsigned", changed)
+	_, err := Write(t.Context(), out, "monero-clearsigned", changed)
 	var unsafe *UnsafeOutputError
 	if !errors.As(err, &unsafe) || !strings.Contains(err.Error(), "it holds .git, which coinpipe did not render") {
 		t.Fatalf("Write into a checkout: %v", err)
@@ -238,7 +238,7 @@ func TestWriteRefusesForeignEntries(t *testing.T) {
 func TestWriteRefusesSymlinkedFolder(t *testing.T) {
 	out, target := t.TempDir(), t.TempDir()
 	os.Symlink(target, filepath.Join(out, "monero-clearsigned"))
-	_, err := Write(out, "monero-clearsigned", mustRender(t, openFixture(t, "monero-clearsigned")))
+	_, err := Write(t.Context(), out, "monero-clearsigned", mustRender(t, openFixture(t, "monero-clearsigned")))
 	if err == nil || !strings.Contains(err.Error(), "it is a symbolic link") {
 		t.Fatalf("Write through a symlink: %v", err)
 	}

@@ -9,13 +9,13 @@ import (
 	"gitlab.com/coinpipe/coinpipe/verify"
 )
 
-// verifyArtifactSignatures handles artifact mode: each artifact has its own
+// attestArtifacts handles artifact mode: each artifact has its own
 // <url>.asc; the artifact is streamed once through the signature check and
-// sha256.
-func verifyArtifactSignatures(ctx context.Context, m *manifest.Manifest, src Source, keys []pinnedKey, rep *Report) error {
+// sha256, and that sha256 is what is attested.
+func attestArtifacts(ctx context.Context, m *manifest.Manifest, src Source, keys []PinnedKey, att *Attestation) error {
 	v := &verify.Verifier{Keys: keysOf(keys), Threshold: m.Release.Signatures.Threshold}
-	for i := range rep.Artifacts {
-		a := &rep.Artifacts[i]
+	for i := range att.Artifacts {
+		a := &att.Artifacts[i]
 		sigs, err := src.Fetch(ctx, m.ExpandVersion(m.Release.Artifacts[a.Platform].URL)+".asc", "")
 		if err != nil {
 			return err
@@ -32,13 +32,10 @@ func verifyArtifactSignatures(ctx context.Context, m *manifest.Manifest, src Sou
 		if err != nil {
 			return err
 		}
-		if a.Signatures = verdictOf(a.Signatures, vErr); vErr != nil {
+		if vErr != nil {
 			return vErr
 		}
-		if err := a.matches(sum); err != nil {
-			return err
-		}
-		a.Hashed = true
+		a.SHA256, a.Signers = sum, a.Signatures.Signers
 	}
 	return nil
 }

@@ -5,74 +5,122 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"slices"
 
 	"gitlab.com/coinpipe/coinpipe/manifest"
 	"gitlab.com/coinpipe/coinpipe/verify"
 )
 
-// attestation is one verified checksums file and the pinned keys that signed it.
-type attestation struct {
+// signedFile is one verified checksums file and the pinned keys it counts for.
+type signedFile struct {
 	signers []string
 	sums    *verify.Checksums
 }
 
 // verifyChecksums verifies the checksums file(s) of detached and
-// clearsigned modes into rep.Checksums. Per-signer URLs give one file (and
-// signature) per signer: each is verified on its own, then the verdicts are
-// combined, so each pinned key still counts once.
-func verifyChecksums(ctx context.Context, m *manifest.Manifest, src Source, keys []pinnedKey, rep *Report) ([]attestation, error) {
+// clearsigned modes into att.Checksums. Per-signer URLs give one file (and
+// signature) per signer (docs/architecture.md §7): a file counts only for its own
+// signer's pinned key; signatures by other pinned keys in it are not
+// counted, a bad one fails everything; a damaged file counts nothing; an
+// unpublished one is reported missing. Each pinned key counts once.
+func verifyChecksums(ctx context.Context, m *manifest.Manifest, src Source, keys []PinnedKey, att *Attestation) ([]signedFile, error) {
 	r := m.Release
-	signers, threshold := []string{""}, r.Signatures.Threshold
-	if r.PerSigner() {
-		signers, threshold = nil, 1
-		for _, k := range keys {
-			signers = append(signers, k.signer)
-		}
-	}
-	var (
-		atts     []attestation
-		verdicts []*verify.Verdict
-	)
-	for _, signer := range signers {
-		text, verdict, err := verifySignedFile(ctx, m, src, signer, &verify.Verifier{Keys: keysOf(keys), Threshold: threshold})
-		var f *verify.Failure
-		switch {
-		case r.PerSigner() && NotPublished(err):
-			// Not every pinned builder attests every release: the
-			// threshold decides whether enough did.
-			rep.Missing = append(rep.Missing, Missing{Signer: signer, Err: err})
-			continue
-		case errors.As(err, &f) && f.Verdict != nil && r.PerSigner():
-			// One signer's file failing is judged with the others below:
-			// a bad signature still fails everything, a missing one may not.
-			verdict = f.Verdict
-		case err != nil:
-			rep.Checksums = verdictOf(verdict, err)
+	all := keysOf(keys)
+	if !r.PerSigner() {
+		v := &verify.Verifier{Keys: all, Threshold: r.Signatures.Threshold}
+		text, verdict, err := verifySignedFile(ctx, m, src, "", v)
+		att.Checksums = verdict
+		if err != nil {
 			return nil, err
-		}
-		verdicts = append(verdicts, verdict)
-		if text == nil {
-			continue
 		}
 		sums, err := verify.ParseChecksums(verify.Format(r.Checksums.Format), text)
 		if err != nil {
 			return nil, err
 		}
-		atts = append(atts, attestation{signers: goodSigners(verdict), sums: sums})
+		return []signedFile{{signers: verdict.Signers, sums: sums}}, nil
+	}
+	var (
+		files    []signedFile
+		verdicts []*verify.Verdict
+	)
+	for _, signer := range signerNames(keys) {
+		own := ownKeys(keys, signer)
+		// Threshold 1 over every pinned key: each file is judged alone,
+		// then the verdicts are combined with the real threshold.
+		text, verdict, err := verifySignedFile(ctx, m, src, signer, &verify.Verifier{Keys: all, Threshold: 1})
+		var f *verify.Failure
+		switch {
+		case NotPublished(err):
+			// Not every pinned builder attests every release: the
+			// threshold decides whether enough did.
+			att.Missing = append(att.Missing, Missing{Signer: signer, Err: err})
+			continue
+		case errors.As(err, &f) && verdict == nil:
+			// A damaged file counts nothing; the others may still do.
+			verdict = &verify.Verdict{Threshold: 1, Results: []verify.Result{{
+				Status: verify.StatusNotCounted, Fingerprint: own[0].Fingerprint, UserID: own[0].UserID, KeyID: own[0].KeyID,
+				Reason: fmt.Sprintf("%s's file: %s", signer, f.Reason)}}}
+		case err != nil && !errors.As(err, &f):
+			return nil, err
+		}
+		counted := onlyOwn(verdict, own, signer)
+		verdicts = append(verdicts, verdict)
+		if len(counted) == 0 {
+			continue
+		}
+		if text == nil { // a clearsigned text is returned only when it verified
+			return nil, fmt.Errorf("verifying %s's checksums: no signed text", signer)
+		}
+		sums, err := verify.ParseChecksums(verify.Format(r.Checksums.Format), text)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, signedFile{signers: counted, sums: sums})
 	}
 	combined, err := verify.Combine(r.Signatures.Threshold, verdicts...)
-	rep.Checksums = verdictOf(combined, err)
-	return atts, err
+	att.Checksums = combined
+	return files, err
 }
 
-// verdictOf is the verdict to report: the one given, or a failure's.
-func verdictOf(v *verify.Verdict, err error) *verify.Verdict {
-	var f *verify.Failure
-	if v == nil && errors.As(err, &f) {
-		return f.Verdict
+// onlyOwn refuses, in one signer's file, every good signature by a pinned
+// key that is not that signer's own, and returns the own keys that signed.
+func onlyOwn(v *verify.Verdict, own []*verify.Key, signer string) []string {
+	var counted []string
+	for i := range v.Results {
+		r := &v.Results[i]
+		if !r.Good() {
+			continue
+		}
+		if !slices.ContainsFunc(own, func(k *verify.Key) bool { return k.Fingerprint == r.Fingerprint }) {
+			r.Status, r.Reason, r.Counted = verify.StatusNotCounted, fmt.Sprintf("in %s's file", signer), false
+			continue
+		}
+		if !slices.Contains(counted, r.Fingerprint) {
+			counted = append(counted, r.Fingerprint)
+		}
 	}
-	return v
+	return counted
+}
+
+// signerNames lists the signers of per-signer files, in key order.
+func signerNames(keys []PinnedKey) []string {
+	var names []string
+	for _, k := range keys {
+		if !slices.Contains(names, k.Signer) {
+			names = append(names, k.Signer)
+		}
+	}
+	return names
+}
+
+func ownKeys(keys []PinnedKey, signer string) []*verify.Key {
+	var own []*verify.Key
+	for _, k := range keys {
+		if k.Signer == signer {
+			own = append(own, k.Key)
+		}
+	}
+	return own
 }
 
 // verifySignedFile fetches and verifies one checksums file; the verified
@@ -95,48 +143,4 @@ func verifySignedFile(ctx context.Context, m *manifest.Manifest, src Source, sig
 		return nil, verdict, err
 	}
 	return data, verdict, nil
-}
-
-func goodSigners(v *verify.Verdict) []string {
-	var out []string
-	for _, r := range v.Results {
-		if r.Good() {
-			out = append(out, r.Fingerprint)
-		}
-	}
-	return out
-}
-
-// checkPinnedDigests checks each artifact's pinned sha256 against every
-// verified checksums file that lists it: any disagreement fails, and the
-// pinned keys behind the files that agree must reach the threshold.
-func checkPinnedDigests(m *manifest.Manifest, atts []attestation, rep *Report) error {
-	threshold := m.Release.Signatures.Threshold
-	for i := range rep.Artifacts {
-		a := &rep.Artifacts[i]
-		vouching := map[string]bool{}
-		var lookupErr error
-		for _, att := range atts {
-			sum, err := att.sums.Lookup(a.File)
-			if err != nil {
-				lookupErr = err
-				continue
-			}
-			if sum != a.SHA256 {
-				return &verify.Failure{Reason: fmt.Sprintf("%s (%s): coin.yaml pins sha256 %s, but checksums signed by %s say %s",
-					a.File, a.Platform, a.SHA256, strings.Join(att.signers, ", "), sum)}
-			}
-			for _, s := range att.signers {
-				vouching[s] = true
-			}
-		}
-		if len(vouching) == 0 && lookupErr != nil {
-			return lookupErr
-		}
-		if len(vouching) < threshold {
-			return &verify.Failure{Reason: fmt.Sprintf("%s (%s): only %d of the %d required pinned keys signed checksums listing it", a.File, a.Platform, len(vouching), threshold)}
-		}
-		a.Listed = true
-	}
-	return nil
 }

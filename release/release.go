@@ -1,9 +1,11 @@
-// Package release checks a coin's pinned release against upstream: it
-// fetches the checksums and signatures the manifest names, verifies them
-// against the pinned keys and threshold (package verify), checks every
-// pinned sha256 against the verified checksums and, when asked, hashes the
-// artifacts themselves. `coinpipe verify` prints its Report; the watcher
-// uses the same checks on a new release.
+// Package release attests and checks a coin's releases against upstream.
+// Attest fetches the checksums and signatures of a given version (URLs from
+// the manifest's templates), verifies them against the pinned keys and
+// threshold (package verify, docs/architecture.md §7) and returns each platform's
+// sha256 taken from the verified text: the watcher's question about a new
+// release. Verify is the pin check built on it: it attests the pinned
+// version and compares every pinned sha256 and, when asked, hashes the
+// artifacts themselves. `coinpipe verify` prints its Report.
 package release
 
 import (
@@ -12,14 +14,14 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"path/filepath"
+	"strings"
 
 	"gitlab.com/coinpipe/coinpipe/manifest"
 	"gitlab.com/coinpipe/coinpipe/verify"
 )
 
-// Report is what a verification established, filled as far as it got: on
-// failure it holds everything up to the failing step.
+// Report is what a verification of the pinned release established, filled
+// as far as it got: on failure it holds everything up to the failing step.
 type Report struct {
 	// Missing are per-signer files upstream did not publish; the threshold
 	// decides whether enough signers remain.
@@ -31,12 +33,6 @@ type Report struct {
 	Artifacts []Artifact
 	// Summary says what was verified, once everything passed.
 	Summary string
-}
-
-// Missing is a signer's file that is not there (HTTP 404, or not in --dir).
-type Missing struct {
-	Signer string
-	Err    error
 }
 
 // Artifact is what was established about one platform's artifact.
@@ -52,54 +48,58 @@ type Artifact struct {
 	Unsigned bool
 }
 
-// Verify checks m's pinned release, reading files from src. withArtifacts
-// also downloads and hashes every artifact (artifact mode always does:
-// the signatures cover the artifacts themselves). A failed verification is
-// a *verify.Failure.
+// Verify checks m's pinned release, reading files from src: it attests
+// m.Version (Attest) and compares each platform's attested sha256 with the
+// pinned one. withArtifacts also downloads and hashes every artifact
+// (artifact mode always does: the signatures cover the artifacts
+// themselves). A failed verification is a *verify.Failure.
 func Verify(ctx context.Context, m *manifest.Manifest, src Source, withArtifacts bool) (*Report, error) {
 	rep := &Report{}
 	for _, p := range m.Release.Platforms() {
 		rep.Artifacts = append(rep.Artifacts, Artifact{Platform: p, File: m.ArtifactFileName(p), SHA256: m.Release.Artifacts[p].SHA256})
 	}
 	sig := m.Release.Signatures
-	switch sig.Mode {
-	case manifest.ModeNone:
+	if sig.Mode == manifest.ModeNone && !withArtifacts {
+		// Nothing is signed: there is nothing to attest without downloading.
 		for i := range rep.Artifacts {
 			rep.Artifacts[i].Unsigned = true
 		}
 		rep.Summary = "no signatures to check"
+		return rep, nil
+	}
+	att, err := Attest(ctx, m, m.Version, src)
+	rep.Missing, rep.Checksums = att.Missing, att.Checksums
+	for i := range rep.Artifacts {
+		rep.Artifacts[i].Signatures = att.Artifacts[i].Signatures
+		rep.Artifacts[i].Unsigned = att.Artifacts[i].Unsigned
+	}
+	if err != nil {
+		return rep, err
+	}
+	downloaded := sig.Mode == manifest.ModeNone || sig.Mode == manifest.ModeArtifact
+	for i := range rep.Artifacts {
+		a, got := &rep.Artifacts[i], att.Artifacts[i]
+		if err := a.matches(got, downloaded); err != nil {
+			return rep, err
+		}
+		a.Listed, a.Hashed = !downloaded, downloaded
+	}
+	switch sig.Mode {
+	case manifest.ModeNone:
+		rep.Summary = "no signatures to check"
 	case manifest.ModeArtifact:
-		keys, err := pinnedKeys(m)
-		if err != nil {
-			return rep, err
-		}
-		if err := verifyArtifactSignatures(ctx, m, src, keys, rep); err != nil {
-			return rep, err
-		}
-		withArtifacts = false // done: every artifact was downloaded and hashed
 		rep.Summary = fmt.Sprintf("every artifact signed by at least %d pinned keys", sig.Threshold)
 	default:
-		keys, err := pinnedKeys(m)
-		if err != nil {
-			return rep, err
-		}
-		atts, err := verifyChecksums(ctx, m, src, keys, rep)
-		if err != nil {
-			return rep, err
-		}
-		if err := checkPinnedDigests(m, atts, rep); err != nil {
-			return rep, err
-		}
 		rep.Summary = fmt.Sprintf("%d pinned keys signed (%d required)", len(rep.Checksums.Signers), sig.Threshold)
 	}
-	if withArtifacts {
+	if withArtifacts && !downloaded {
 		for i := range rep.Artifacts {
 			a := &rep.Artifacts[i]
 			sum, err := hashArtifact(ctx, m, src, a.Platform, nil)
 			if err != nil {
 				return rep, err
 			}
-			if err := a.matches(sum); err != nil {
+			if err := a.matches(Attested{SHA256: sum}, true); err != nil {
 				return rep, err
 			}
 			a.Hashed = true
@@ -108,32 +108,52 @@ func Verify(ctx context.Context, m *manifest.Manifest, src Source, withArtifacts
 	return rep, nil
 }
 
-// pinnedKey is one key of release.signatures.keys, read from its file.
-type pinnedKey struct {
-	key    *verify.Key
-	signer string
+// matches compares an attested sha256 with the pin.
+func (a *Artifact) matches(got Attested, downloaded bool) error {
+	switch {
+	case got.SHA256 == a.SHA256:
+		return nil
+	case downloaded:
+		return &verify.Failure{Reason: fmt.Sprintf("%s (%s): downloaded sha256 %s, coin.yaml pins %s", a.File, a.Platform, got.SHA256, a.SHA256)}
+	}
+	return &verify.Failure{Reason: fmt.Sprintf("%s (%s): coin.yaml pins sha256 %s, but checksums signed by %s say %s",
+		a.File, a.Platform, a.SHA256, strings.Join(got.Signers, ", "), got.SHA256)}
 }
 
-func pinnedKeys(m *manifest.Manifest) ([]pinnedKey, error) {
-	var out []pinnedKey
+// PinnedKey is one key of release.signatures.keys, read from its file.
+type PinnedKey struct {
+	Key    *verify.Key
+	Signer string // per-signer mode: whose files it signs
+}
+
+// PinnedKeys reads m's pinned keys through the coin folder's reader (no
+// links, size-capped), keeping only the pinned fingerprints of each file:
+// a key bundled in a pinned key file without being pinned never counts.
+// Callers read them once per manifest.
+func PinnedKeys(m *manifest.Manifest) ([]PinnedKey, error) {
+	var out []PinnedKey
 	for _, k := range m.Release.Signatures.Keys {
-		all, err := verify.ReadKeyFile(filepath.Join(m.Dir, filepath.FromSlash(k.File)))
+		data, err := m.ReadFile(k.File)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("reading key file: %w", err)
+		}
+		all, err := verify.ParseKeys(data)
+		if err != nil {
+			return nil, fmt.Errorf("reading key file %s: %w", k.File, err)
 		}
 		sel, err := verify.SelectKeys(all, k.Fingerprint)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", k.File, err)
 		}
-		out = append(out, pinnedKey{key: sel[0], signer: k.Signer})
+		out = append(out, PinnedKey{Key: sel[0], Signer: k.Signer})
 	}
 	return out, nil
 }
 
-func keysOf(pinned []pinnedKey) []*verify.Key {
+func keysOf(pinned []PinnedKey) []*verify.Key {
 	keys := make([]*verify.Key, len(pinned))
 	for i, k := range pinned {
-		keys[i] = k.key
+		keys[i] = k.Key
 	}
 	return keys
 }
@@ -157,11 +177,4 @@ func hashArtifact(ctx context.Context, m *manifest.Manifest, src Source, platfor
 		return nil
 	})
 	return sum, err
-}
-
-func (a *Artifact) matches(sum string) error {
-	if sum != a.SHA256 {
-		return &verify.Failure{Reason: fmt.Sprintf("%s (%s): downloaded sha256 %s, coin.yaml pins %s", a.File, a.Platform, sum, a.SHA256)}
-	}
-	return nil
 }

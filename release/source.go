@@ -9,11 +9,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"path"
 	"path/filepath"
 
+	"gitlab.com/coinpipe/coinpipe/internal/ctxio"
 	"gitlab.com/coinpipe/coinpipe/internal/download"
+	"gitlab.com/coinpipe/coinpipe/internal/readcap"
 )
 
 // Source reads the files of a release. signer names a per-signer file's
@@ -48,21 +49,24 @@ func (d Dir) path(rawURL, signer string) string {
 	return filepath.Join(string(d), signer, fileName(rawURL))
 }
 
+// Files in a Dir are local input: regular files only, capped as downloads
+// are (a missing one is a missing input, exit 2, or a signer who did not
+// publish).
 func (d Dir) Fetch(_ context.Context, rawURL, signer string) ([]byte, error) {
-	data, err := os.ReadFile(d.path(rawURL, signer))
+	data, err := readcap.ReadFile(d.path(rawURL, signer), download.DefaultMaxBytes)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s for --dir: %w", fileName(rawURL), err)
 	}
 	return data, nil
 }
 
-func (d Dir) Stream(_ context.Context, rawURL, signer string, consume func(io.Reader) error) error {
-	f, err := os.Open(d.path(rawURL, signer))
+func (d Dir) Stream(ctx context.Context, rawURL, signer string, consume func(io.Reader) error) error {
+	f, err := readcap.Open(d.path(rawURL, signer), download.DefaultMaxStreamBytes)
 	if err != nil {
 		return fmt.Errorf("reading %s for --dir: %w", fileName(rawURL), err)
 	}
 	defer f.Close()
-	return consume(f)
+	return consume(ctxio.Reader(ctx, f))
 }
 
 func fileName(rawURL string) string {

@@ -79,12 +79,12 @@ func (c *Checksums) add(name, sum string, line int) error {
 	return nil
 }
 
-// Lookup returns the digest listed for name. A name without a directory
-// also matches a listed path with that base name (Gitian lists
-// "src/<tarball>"), provided only one path does.
-func (c *Checksums) Lookup(name string) (string, error) {
+// Lookup returns the digest listed for name, and whether it is listed. A
+// name without a directory also matches a listed path with that base name
+// (Gitian lists "src/<tarball>"); several such paths are an error.
+func (c *Checksums) Lookup(name string) (string, bool, error) {
 	if sum, ok := c.sums[name]; ok {
-		return sum, nil
+		return sum, true, nil
 	}
 	var found []string
 	if !strings.Contains(name, "/") {
@@ -96,12 +96,12 @@ func (c *Checksums) Lookup(name string) (string, error) {
 	}
 	switch len(found) {
 	case 1:
-		return c.sums[found[0]], nil
+		return c.sums[found[0]], true, nil
 	case 0:
-		return "", failf("%s is not listed in the verified checksums", name)
+		return "", false, nil
 	}
 	sort.Strings(found)
-	return "", failf("%s matches several listed files (%s): name the path", name, strings.Join(found, ", "))
+	return "", false, failf("%s matches several listed files (%s): name the path", name, strings.Join(found, ", "))
 }
 
 // Names returns every listed name, sorted.

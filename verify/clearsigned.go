@@ -37,22 +37,22 @@ func (v *Verifier) Clearsigned(message []byte) ([]byte, *Verdict, error) {
 	}
 	block, rest := clearsign.Decode(msg)
 	if block == nil {
-		return nil, nil, failf("malformed clearsigned message: bad header, or no complete signature block")
+		return nil, nil, failf("signature file damaged: malformed clearsigned message: bad header, or no complete signature block")
 	}
 	if len(bytes.TrimSpace(rest)) > 0 {
 		return nil, nil, failf("text after the signature block is not signed (%d bytes, %q…)", len(bytes.TrimSpace(rest)), firstLine(rest))
 	}
 	armored, err := clearsignedSignature(msg, len(msg)-len(rest))
 	if err != nil {
-		return nil, nil, &Failure{Reason: "reading the signature block: " + err.Error()}
+		return nil, nil, &Failure{Reason: "signature file damaged: " + err.Error()}
 	}
 	sigs, err := readSignatures(armored)
 	if err != nil {
-		return nil, nil, &Failure{Reason: "reading the signature block: " + err.Error()}
+		return nil, nil, &Failure{Reason: "signature file damaged: " + err.Error()}
 	}
 	announced := block.Headers.Values("Hash")
 	for _, e := range sigs {
-		if e.sig != nil && len(announced) > 0 && !slices.Contains(announced, openpgpHashName(e.sig.Hash)) {
+		if len(announced) > 0 && !slices.Contains(announced, openpgpHashName(e.sig.Hash)) {
 			// GnuPG refuses a digest the Hash header did not announce.
 			e.refusal = fmt.Sprintf("its digest %s is not announced in the Hash header (%s)", openpgpHashName(e.sig.Hash), strings.Join(announced, ", "))
 		}

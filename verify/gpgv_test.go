@@ -23,104 +23,16 @@ import (
 // agree. gpgv knows no clock override, so both sides use the current time;
 // the pinned-clock tests elsewhere hold the exact expectations.
 
+// gpgv holds what the key oracle runs gpg with.
 type gpgv struct {
 	home string
-	gpg  string
-	gpgv string
 }
 
 // needGPG skips when GnuPG is missing, except in CI, where the oracle must run.
 func needGPG(t *testing.T) *gpgv {
 	t.Helper()
 	testenv.RequireTools(t, "gpg", "gpgv")
-	gpg, _ := exec.LookPath("gpg")
-	gv, _ := exec.LookPath("gpgv")
-	return &gpgv{home: t.TempDir(), gpg: gpg, gpgv: gv}
-}
-
-// keyring writes key files, armored ones dearmored by gpg, as one keyring.
-func (g *gpgv) keyring(t *testing.T, keys ...[]byte) string {
-	t.Helper()
-	var ring []byte
-	for _, k := range keys {
-		if isArmored(k) {
-			cmd := exec.Command(g.gpg, "--batch", "--no-options", "--homedir", g.home, "--dearmor")
-			cmd.Stdin = bytes.NewReader(k)
-			out, err := cmd.Output()
-			if err != nil {
-				t.Fatalf("gpg --dearmor: %v", err)
-			}
-			k = out
-		}
-		ring = append(ring, k...)
-	}
-	f, err := os.CreateTemp(g.home, "keyring-*.gpg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.Write(ring); err != nil {
-		t.Fatal(err)
-	}
-	return f.Name()
-}
-
-// gpgSig is what gpgv's status lines say about one signature.
-type gpgSig struct {
-	status  string // GOODSIG, EXPKEYSIG, EXPSIG, REVKEYSIG, BADSIG, ERRSIG
-	keyID   string
-	uid     string
-	primary string // from VALIDSIG
-}
-
-// verify runs gpgv on a detached signature (content non-nil) or a
-// clearsigned message, and returns its report per signature.
-func (g *gpgv) verify(t *testing.T, keyring string, sig, content []byte) []gpgSig {
-	t.Helper()
-	dir := t.TempDir()
-	sigFile := filepath.Join(dir, "sig")
-	if err := os.WriteFile(sigFile, sig, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	args := []string{"--homedir", g.home, "--status-fd", "1", "--keyring", keyring, sigFile}
-	if content != nil {
-		dataFile := filepath.Join(dir, "data")
-		if err := os.WriteFile(dataFile, content, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		args = append(args, dataFile)
-	}
-	cmd := exec.Command(g.gpgv, args...)
-	cmd.Env = append(os.Environ(), "GNUPGHOME="+g.home, "LC_ALL=C")
-	out, _ := cmd.Output() // gpgv exits non-zero for anything but all good; the status lines tell
-	var sigs []gpgSig
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(strings.TrimPrefix(line, "[GNUPG:] "))
-		if len(f) == 0 {
-			continue
-		}
-		switch f[0] {
-		case "NEWSIG":
-			sigs = append(sigs, gpgSig{})
-		case "GOODSIG", "EXPKEYSIG", "EXPSIG", "REVKEYSIG", "BADSIG", "ERRSIG":
-			if len(sigs) == 0 {
-				sigs = append(sigs, gpgSig{})
-			}
-			s := &sigs[len(sigs)-1]
-			if s.status == "" {
-				s.status, s.keyID = f[0], f[1]
-				s.uid = strings.Join(f[2:], " ")
-				if f[0] == "ERRSIG" {
-					s.uid = ""
-				}
-			}
-		case "VALIDSIG":
-			if len(sigs) > 0 && len(f) >= 11 {
-				sigs[len(sigs)-1].primary = f[10]
-			}
-		}
-	}
-	return sigs
+	return &gpgv{home: t.TempDir()}
 }
 
 // ours maps a result to the gpgv status it corresponds to.
@@ -141,7 +53,7 @@ func gpgStatusOf(r Result) string {
 // agree compares one verdict with gpgv's report. stricter lists, per
 // signature, what gpgv says where this package's policy refuses on
 // purpose to count a signature gpgv accepts or cannot check.
-func agree(t *testing.T, ours *Verdict, theirs []gpgSig, stricter []string) {
+func agree(t *testing.T, ours *Verdict, theirs []testenv.GpgvSig, stricter []string) {
 	t.Helper()
 	if len(theirs) == 0 {
 		t.Fatal("gpgv reported no signature")
@@ -149,7 +61,7 @@ func agree(t *testing.T, ours *Verdict, theirs []gpgSig, stricter []string) {
 	if ours == nil {
 		t.Fatalf("we judged no signature; gpgv: %+v", theirs)
 	}
-	if len(theirs) < len(ours.Results) && theirs[len(theirs)-1].status != "BADSIG" {
+	if len(theirs) < len(ours.Results) && theirs[len(theirs)-1].Status != "BADSIG" {
 		t.Errorf("gpgv judged %d signatures, we %d", len(theirs), len(ours.Results))
 	}
 	if len(theirs) > len(ours.Results) {
@@ -158,23 +70,23 @@ func agree(t *testing.T, ours *Verdict, theirs []gpgSig, stricter []string) {
 	for i, g := range theirs {
 		r := ours.Results[i]
 		if i < len(stricter) && stricter[i] != "" {
-			if g.status != stricter[i] || r.Status != StatusNotCounted {
-				t.Errorf("signature %d: gpgv %s, we %s; expected gpgv %s and a policy refusal", i, g.status, gpgStatusOf(r), stricter[i])
+			if g.Status != stricter[i] || r.Status != StatusNotCounted {
+				t.Errorf("signature %d: gpgv %s, we %s; expected gpgv %s and a policy refusal", i, g.Status, gpgStatusOf(r), stricter[i])
 			}
 			continue
 		}
-		if gpgStatusOf(r) != g.status {
-			t.Errorf("signature %d: gpgv %s %s %q, we %s %s %q", i, g.status, g.keyID, g.uid, gpgStatusOf(r), r.KeyID, r.UserID)
+		if gpgStatusOf(r) != g.Status {
+			t.Errorf("signature %d: gpgv %s %s %q, we %s %s %q", i, g.Status, g.KeyID, g.UID, gpgStatusOf(r), r.KeyID, r.UserID)
 			continue
 		}
-		if g.keyID != r.KeyID {
-			t.Errorf("signature %d: gpgv names key %s, we %s", i, g.keyID, r.KeyID)
+		if g.KeyID != r.KeyID {
+			t.Errorf("signature %d: gpgv names key %s, we %s", i, g.KeyID, r.KeyID)
 		}
-		if g.status != "ERRSIG" && g.uid != r.UserID {
-			t.Errorf("signature %d: gpgv names user ID %q, we %q", i, g.uid, r.UserID)
+		if g.Status != "ERRSIG" && g.UID != r.UserID {
+			t.Errorf("signature %d: gpgv names user ID %q, we %q", i, g.UID, r.UserID)
 		}
-		if g.primary != "" && g.primary != r.Fingerprint {
-			t.Errorf("signature %d: gpgv names primary key %s, we %s", i, g.primary, r.Fingerprint)
+		if g.Primary != "" && g.Primary != r.Fingerprint {
+			t.Errorf("signature %d: gpgv names primary key %s, we %s", i, g.Primary, r.Fingerprint)
 		}
 	}
 }
@@ -188,7 +100,7 @@ type oracleCase struct {
 	stricter []string
 }
 
-func runOracle(t *testing.T, g *gpgv, cases []oracleCase) {
+func runOracle(t *testing.T, cases []oracleCase) {
 	t.Helper()
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
@@ -212,7 +124,7 @@ func runOracle(t *testing.T, g *gpgv, cases []oracleCase) {
 			if err != nil && !errors.As(err, &f) {
 				t.Fatal(err)
 			}
-			agree(t, verdict, g.verify(t, g.keyring(t, tt.keys...), tt.sigs, tt.content), tt.stricter)
+			agree(t, verdict, testenv.Gpgv(t, tt.keys, tt.sigs, tt.content), tt.stricter)
 		})
 	}
 }
@@ -231,13 +143,13 @@ func flipInPacket(t *testing.T, armoredSigs []byte, n int) []byte {
 		if i == n {
 			body[len(body)-5] ^= 0x01
 		}
-		out = append(out, armored(t, "PGP SIGNATURE", packetBytes(p.Tag, body))...)
+		out = append(out, testenv.Armor(t, "PGP SIGNATURE", packetBytes(p.Tag, body))...)
 	}
 	return out
 }
 
 func TestOracleRealVectors(t *testing.T) {
-	g := needGPG(t)
+	testenv.RequireTools(t, "gpg", "gpgv")
 	sums := btcSums(t)
 	sigs := btcSHA256SUMSasc(t, btcBuilders...)
 	var btcKeys, dogeKeys [][]byte
@@ -276,24 +188,24 @@ func TestOracleRealVectors(t *testing.T) {
 			oracleCase{name: "dogecoin: " + s.name + ", assert edited", keys: dogeKeys[i : i+1], sigs: sig, content: append(append([]byte{}, assert...), '\n')},
 		)
 	}
-	runOracle(t, g, cases)
+	runOracle(t, cases)
 }
 
 func TestOraclePolicy(t *testing.T) {
-	g := needGPG(t)
+	testenv.RequireTools(t, "gpg", "gpgv")
 	var cases []oracleCase
 	for _, p := range policyCases(t) {
 		cases = append(cases, oracleCase{name: p.name, keys: p.keys, sigs: p.sigs, content: p.content, stricter: p.gpgv})
 	}
-	runOracle(t, g, cases)
+	runOracle(t, cases)
 }
 
 // Text signatures (type 0x01) and clearsigned messages are hashed as
 // canonical text; awkward line endings and blanks must be judged as gpgv
 // judges them, whoever made the signature.
 func TestOracleCanonicalText(t *testing.T) {
-	g := needGPG(t)
-	k := newGenKey(t, "text", genOpts{created: keyBirth})
+	testenv.RequireTools(t, "gpg", "gpgv")
+	k := testenv.NewKey(t, "text", testenv.KeyOptions{Created: keyBirth})
 	texts := []string{
 		"a\nb\n", "a\r\nb\r\n", "a\nb", "a\r\r\nb\n", "a\rb\n", "trailing blanks  \t\nnext\n",
 		"ends with CR\r", "\r\n\r\n", "", "- dash line\n-----BEGIN PGP SIGNATURE-----\nFrom me\n",
@@ -303,15 +215,15 @@ func TestOracleCanonicalText(t *testing.T) {
 		signed := []byte(text)
 		var detached bytes.Buffer
 		cfg := &packet.Config{Time: func() time.Time { return signedAt }}
-		if err := openpgp.DetachSignText(&detached, k.e, bytes.NewReader(signed), cfg); err != nil {
+		if err := openpgp.DetachSignText(&detached, k.Entity, bytes.NewReader(signed), cfg); err != nil {
 			t.Fatal(err)
 		}
 		for _, content := range []string{text, strings.ReplaceAll(text, "\n", "\r\n"), strings.ReplaceAll(text, "\r\n", "\n")} {
 			cases = append(cases, oracleCase{name: strconv.Quote(text) + " verified over " + strconv.Quote(content),
-				keys: [][]byte{k.public(t)}, sigs: detached.Bytes(), content: []byte(content)})
+				keys: [][]byte{k.PublicBinary(t)}, sigs: detached.Bytes(), content: []byte(content)})
 		}
 		var clear bytes.Buffer
-		w, err := clearsign.Encode(&clear, k.e.PrivateKey, cfg)
+		w, err := clearsign.Encode(&clear, k.Primary(), cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -321,9 +233,9 @@ func TestOracleCanonicalText(t *testing.T) {
 		if err := w.Close(); err != nil {
 			t.Fatal(err)
 		}
-		cases = append(cases, oracleCase{name: "clearsigned " + strconv.Quote(text), keys: [][]byte{k.public(t)}, sigs: clear.Bytes()})
+		cases = append(cases, oracleCase{name: "clearsigned " + strconv.Quote(text), keys: [][]byte{k.PublicBinary(t)}, sigs: clear.Bytes()})
 	}
-	runOracle(t, g, cases)
+	runOracle(t, cases)
 }
 
 // The key reader must see what GnuPG sees: the same keys, expiry, signing
@@ -331,8 +243,8 @@ func TestOracleCanonicalText(t *testing.T) {
 func TestOracleKeys(t *testing.T) {
 	g := needGPG(t)
 	var files []string
-	for _, pattern := range []string{"testdata/*/keys/*", "testdata/*/*/keys/*", "testdata/*/*/keys/*/*/*", "testdata/upstream-keys/*/*"} {
-		found, err := filepath.Glob(pattern)
+	for _, pattern := range []string{"*/keys/*", "*/*/keys/*", "*/*/keys/*/*/*", "upstream-keys/*/*"} {
+		found, err := filepath.Glob(filepath.Join(testenv.Vectors(t), pattern))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -354,7 +266,7 @@ func TestOracleKeys(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.Command(g.gpg, "--batch", "--no-options", "--homedir", g.home, "--with-colons", "--show-keys", f)
+			cmd := exec.Command("gpg", "--batch", "--no-options", "--homedir", g.home, "--with-colons", "--show-keys", f)
 			out, err := cmd.Output()
 			if err != nil {
 				t.Fatalf("gpg --show-keys: %v", err)

@@ -22,7 +22,7 @@ type sigCheck struct {
 func (v *Verifier) prepare(sigs []*sigEntry, clearsigned bool) []*sigCheck {
 	var checks []*sigCheck
 	for _, e := range sigs {
-		if e.sig == nil || !isDocumentSig(e.sig.SigType) {
+		if !isDocumentSig(e.sig.SigType) {
 			continue
 		}
 		for _, s := range v.signersOf(e.sig) {

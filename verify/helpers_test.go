@@ -1,17 +1,10 @@
 package verify
 
 import (
-	"bytes"
-	"crypto"
-	"io"
-	"os"
+	"gitlab.com/coinpipe/coinpipe/internal/testenv"
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
-	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
 
 // testNow pins the clock: the vectors were checked with gpgv on this day,
@@ -20,18 +13,14 @@ var testNow = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
 func readTestFile(t *testing.T, path string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return testenv.Vector(t, path)
 }
 
 func readTestKeys(t *testing.T, paths ...string) []*Key {
 	t.Helper()
 	var keys []*Key
 	for _, p := range paths {
-		k, err := ReadKeyFile(filepath.Join("testdata", p))
+		k, err := ReadKeyFile(filepath.Join(testenv.Vectors(t), p))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,139 +73,14 @@ func dogeAssert(name string) string {
 	return "dogecoin-gitian/1.14.6-linux/" + name + "/dogecoin-linux-1.14-build.assert"
 }
 
-// genKey is a key generated at test time, with its private half.
-type genKey struct {
-	e *openpgp.Entity
-}
-
-type genOpts struct {
-	created  time.Time
-	lifetime time.Duration // zero: never expires
-	v6       bool
-	rsa      bool
-}
-
-func newGenKey(t *testing.T, name string, o genOpts) *genKey {
+// parsed reads a test key the way pinned keys are read.
+func parsed(t *testing.T, k *testenv.Key) []*Key {
 	t.Helper()
-	cfg := &packet.Config{
-		Time:      func() time.Time { return o.created },
-		Algorithm: packet.PubKeyAlgoEdDSA,
-	}
-	switch {
-	case o.v6:
-		cfg.Algorithm, cfg.V6Keys = packet.PubKeyAlgoEd25519, true
-	case o.rsa:
-		cfg.Algorithm, cfg.RSABits = packet.PubKeyAlgoRSA, 2048
-	}
-	if o.lifetime > 0 {
-		cfg.KeyLifetimeSecs = uint32(o.lifetime / time.Second)
-	}
-	e, err := openpgp.NewEntity(name, "test", name+"@example.org", cfg)
+	keys, err := ParseKeys(k.PublicBinary(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &genKey{e: e}
-}
-
-func (g *genKey) config(at time.Time) *packet.Config {
-	return &packet.Config{Time: func() time.Time { return at }, Algorithm: g.e.PrimaryKey.PubKeyAlgo}
-}
-
-// public returns the transferable public key, binary.
-func (g *genKey) public(t *testing.T) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	if err := g.e.Serialize(&b); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
-func (g *genKey) keys(t *testing.T) []*Key {
-	t.Helper()
-	k, err := ParseKeys(g.public(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func (g *genKey) fingerprint() string { return fingerprintHex(g.e.PrimaryKey) }
-
-// addSigningSubkey adds a signing subkey with its cross-signature.
-func (g *genKey) addSigningSubkey(t *testing.T, at time.Time) *packet.PrivateKey {
-	t.Helper()
-	if err := g.e.AddSigningSubkey(g.config(at)); err != nil {
-		t.Fatal(err)
-	}
-	return g.e.Subkeys[len(g.e.Subkeys)-1].PrivateKey
-}
-
-type sigOpts struct {
-	created time.Time
-	hash    crypto.Hash // zero: SHA-256
-	text    bool        // signature type 0x01 over canonical text
-	expires time.Duration
-}
-
-// sign makes a detached signature over content with priv, built at the
-// packet level so tests control every field.
-func sign(t *testing.T, priv *packet.PrivateKey, content []byte, o sigOpts) []byte {
-	t.Helper()
-	sig := &packet.Signature{
-		Version:      priv.PublicKey.Version,
-		SigType:      packet.SigTypeBinary,
-		PubKeyAlgo:   priv.PublicKey.PubKeyAlgo,
-		Hash:         o.hash,
-		CreationTime: o.created,
-		IssuerKeyId:  &priv.KeyId,
-	}
-	if sig.Hash == 0 {
-		sig.Hash = crypto.SHA256
-	}
-	if o.expires > 0 {
-		secs := uint32(o.expires / time.Second)
-		sig.SigLifetimeSecs = &secs
-	}
-	noNotation := false // go-crypto's salt notation has no salt size for SHA-1
-	cfg := &packet.Config{Time: func() time.Time { return o.created }, NonDeterministicSignaturesViaNotation: &noNotation}
-	h, err := sig.PrepareSign(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var w io.Writer = h
-	if o.text {
-		sig.SigType = packet.SigTypeText
-		w = openpgp.NewCanonicalTextHash(h)
-	}
-	if _, err := w.Write(content); err != nil {
-		t.Fatal(err)
-	}
-	if err := sig.Sign(h, priv, cfg); err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	if err := sig.Serialize(&b); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
-func armored(t *testing.T, blockType string, data []byte) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	w, err := armor.Encode(&b, blockType, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	b.WriteByte('\n')
-	return b.Bytes()
+	return keys
 }
 
 func statuses(v *Verdict) []Status {

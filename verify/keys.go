@@ -131,3 +131,40 @@ func normalizeFingerprint(fp string) string {
 func fingerprintHex(pk *packet.PublicKey) string {
 	return fmt.Sprintf("%X", pk.Fingerprint)
 }
+
+// SignerKey is the primary key or one subkey of a pinned key, as a
+// signature made by it is judged.
+type SignerKey struct {
+	// Fingerprint is this key's own fingerprint (gpgv's VALIDSIG first
+	// field), Primary its primary key's.
+	Fingerprint, Primary string
+	// Expires is this key's expiry capped by its primary key's (zero:
+	// never). It is the only expiry that matters for a signature the key
+	// made (docs/architecture.md §7): other, expired subkeys are irrelevant.
+	Expires time.Time
+	// CanSign: the key may make signatures that count (allowed to sign,
+	// cross-certified, and neither it nor its primary key revoked).
+	CanSign bool
+}
+
+// SignerKeys lists k's primary key and bound subkeys with the expiry that
+// applies to their signatures. The generated release.sh judges gpgv's
+// VALIDSIG lines against this list, because gpgv's KEYEXPIRED status lines
+// do not say which key expired.
+func (k *Key) SignerKeys() []SignerKey {
+	out := []SignerKey{{Fingerprint: k.Fingerprint, Primary: k.Fingerprint, Expires: k.Expires, CanSign: k.CanSign && !k.Revoked}}
+	for _, s := range k.Subkeys {
+		out = append(out, SignerKey{Fingerprint: s.Fingerprint, Primary: k.Fingerprint, Expires: signingExpiry(k, s), CanSign: s.CanSign && !s.Revoked && !k.Revoked})
+	}
+	return out
+}
+
+// signingExpiry is when a signature by s (nil: the primary key) stops
+// being possible: its own expiry, capped by the primary key's.
+func signingExpiry(k *Key, s *Subkey) time.Time {
+	expires := k.Expires
+	if s != nil && !s.Expires.IsZero() && (expires.IsZero() || s.Expires.Before(expires)) {
+		expires = s.Expires
+	}
+	return expires
+}

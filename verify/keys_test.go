@@ -2,6 +2,7 @@ package verify
 
 import (
 	"bytes"
+	"gitlab.com/coinpipe/coinpipe/internal/testenv"
 	"strings"
 	"testing"
 	"time"
@@ -193,10 +194,10 @@ func insertNear(t *testing.T, key []byte, tag byte, extra []byte, before bool) [
 
 func TestParseKeysLenient(t *testing.T) {
 	// What GnuPG skips must not cost us the key.
-	g := newGenKey(t, "lenient", genOpts{created: testNow.AddDate(-1, 0, 0)})
-	key := g.public(t)
-	other := newGenKey(t, "other", genOpts{created: testNow.AddDate(-1, 0, 0)})
-	thirdParty := sign(t, other.e.PrivateKey, []byte("not a certification at all"), sigOpts{created: testNow.AddDate(0, -6, 0)})
+	g := testenv.NewKey(t, "lenient", testenv.KeyOptions{Created: testNow.AddDate(-1, 0, 0)})
+	key := g.PublicBinary(t)
+	other := testenv.NewKey(t, "other", testenv.KeyOptions{Created: testNow.AddDate(-1, 0, 0)})
+	thirdParty := testenv.Sign(t, other.Primary(), []byte("not a certification at all"), testenv.SignOptions{Created: testNow.AddDate(0, -6, 0)})
 	garbledSig := packetBytes(tagSignature, []byte{4, 0x13, 1, 8, 0, 9, 0xff, 0xff})
 	unknownAlgoSig := packetBytes(tagSignature, append([]byte{4, 0x10, 99, 8, 0, 0, 0, 0, 0xab, 0xcd}, make([]byte, 20)...))
 	tests := []struct {
@@ -217,7 +218,7 @@ func TestParseKeysLenient(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(keys) != 1 || keys[0].Fingerprint != g.fingerprint() || keys[0].UserID == "" {
+			if len(keys) != 1 || keys[0].Fingerprint != g.Fingerprint || keys[0].UserID == "" {
 				t.Fatalf("got %v", keys)
 			}
 		})
@@ -225,8 +226,8 @@ func TestParseKeysLenient(t *testing.T) {
 }
 
 func TestParseKeysRejects(t *testing.T) {
-	g := newGenKey(t, "broken", genOpts{created: testNow.AddDate(-1, 0, 0)})
-	key := g.public(t)
+	g := testenv.NewKey(t, "broken", testenv.KeyOptions{Created: testNow.AddDate(-1, 0, 0)})
+	key := g.PublicBinary(t)
 	ps, err := splitPackets(key)
 	if err != nil {
 		t.Fatal(err)
@@ -243,7 +244,7 @@ func TestParseKeysRejects(t *testing.T) {
 		badSelfSig = append(badSelfSig, packetBytes(p.Tag, p.Body)...)
 	}
 	var secret bytes.Buffer
-	if err := g.e.SerializePrivate(&secret, nil); err != nil {
+	if err := g.Entity.SerializePrivate(&secret, nil); err != nil {
 		t.Fatal(err)
 	}
 	achow := readTestFile(t, btc+"keys/achow101.gpg")
@@ -281,33 +282,33 @@ func TestParseKeysRejects(t *testing.T) {
 
 func TestKeyPropertiesFromNewestSelfSignature(t *testing.T) {
 	created := testNow.AddDate(-3, 0, 0)
-	g := newGenKey(t, "renewed", genOpts{created: created, lifetime: 365 * 24 * time.Hour})
+	g := testenv.NewKey(t, "renewed", testenv.KeyOptions{Created: created, Lifetime: 365 * 24 * time.Hour})
 	// Renew: a newer self-signature on the same user ID with a longer lifetime.
 	var id string
-	for name := range g.e.Identities {
+	for name := range g.Entity.Identities {
 		id = name
 	}
 	renewedAt := created.AddDate(0, 11, 0)
 	life := uint32((5 * 365 * 24 * time.Hour) / time.Second)
 	sig := &packet.Signature{
-		Version: 4, SigType: packet.SigTypePositiveCert, PubKeyAlgo: g.e.PrimaryKey.PubKeyAlgo,
-		Hash: g.e.Identities[id].SelfSignature.Hash, CreationTime: renewedAt, IssuerKeyId: &g.e.PrimaryKey.KeyId,
+		Version: 4, SigType: packet.SigTypePositiveCert, PubKeyAlgo: g.Entity.PrimaryKey.PubKeyAlgo,
+		Hash: g.Entity.Identities[id].SelfSignature.Hash, CreationTime: renewedAt, IssuerKeyId: &g.Entity.PrimaryKey.KeyId,
 		KeyLifetimeSecs: &life, FlagsValid: true, FlagSign: true, FlagCertify: true,
 	}
-	if err := sig.SignUserId(id, g.e.PrimaryKey, g.e.PrivateKey, g.config(renewedAt)); err != nil {
+	if err := sig.SignUserId(id, g.Entity.PrimaryKey, g.Primary(), g.Config(renewedAt)); err != nil {
 		t.Fatal(err)
 	}
 	// Written before the old self-signature: order in the file must not matter.
-	g.e.Identities[id].Signatures = append([]*packet.Signature{sig}, g.e.Identities[id].Signatures...)
-	k := g.keys(t)[0]
+	g.Entity.Identities[id].Signatures = append([]*packet.Signature{sig}, g.Entity.Identities[id].Signatures...)
+	k := parsed(t, g)[0]
 	if want := created.Add(5 * 365 * 24 * time.Hour); !k.Expires.Equal(want) {
 		t.Errorf("expires %v, want %v from the newest self-signature", k.Expires, want)
 	}
 
-	if err := g.e.RevokeKey(packet.KeySuperseded, "replaced", g.config(renewedAt)); err != nil {
+	if err := g.Entity.RevokeKey(packet.KeySuperseded, "replaced", g.Config(renewedAt)); err != nil {
 		t.Fatal(err)
 	}
-	if k := g.keys(t)[0]; !k.Revoked {
+	if k := parsed(t, g)[0]; !k.Revoked {
 		t.Error("a key with a valid revocation signature is not marked revoked")
 	}
 }

@@ -11,9 +11,6 @@ import (
 // judge returns the result for one signature. With several candidate keys
 // (a key ID shared by two pinned keys) the first that verifies is the signer.
 func judge(e *sigEntry, checks []*sigCheck, now time.Time) Result {
-	if e.sig == nil {
-		return Result{Status: StatusNotCounted, Reason: fmt.Sprintf("unreadable signature packet at byte %d: %v", e.raw.Offset, e.parseErr)}
-	}
 	r := Result{Created: e.sig.CreationTime, Hash: e.sig.Hash, KeyID: issuerKeyID(e.sig)}
 	if !isDocumentSig(e.sig.SigType) {
 		r.Status, r.Reason = StatusNotCounted, fmt.Sprintf("signature of type 0x%02x is not a signature over a file", uint8(e.sig.SigType))
@@ -53,7 +50,7 @@ func judge(e *sigEntry, checks []*sigCheck, now time.Time) Result {
 	return r
 }
 
-// policy applies ARCHITECTURE §7 to a cryptographically good signature.
+// policy applies docs/architecture.md §7 to a cryptographically good signature.
 func policy(r Result, sig *packet.Signature, s signer, now time.Time) Result {
 	k := s.key
 	r.Fingerprint, r.UserID, r.KeyID = k.Fingerprint, k.UserID, s.pub().KeyIdString()
@@ -61,10 +58,7 @@ func policy(r Result, sig *packet.Signature, s signer, now time.Time) Result {
 		r.Status, r.Reason = StatusNotCounted, fmt.Sprintf(format, args...)
 		return r
 	}
-	expires := k.Expires
-	if s.sub != nil && !s.sub.Expires.IsZero() && (expires.IsZero() || s.sub.Expires.Before(expires)) {
-		expires = s.sub.Expires
-	}
+	expires := signingExpiry(k, s.sub)
 	switch {
 	case sig.Hash == crypto.MD5 || sig.Hash == crypto.SHA1:
 		return notCounted("%s signatures never count", hashName(sig.Hash))

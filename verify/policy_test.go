@@ -3,6 +3,7 @@ package verify
 import (
 	"bytes"
 	"crypto"
+	"gitlab.com/coinpipe/coinpipe/internal/testenv"
 	"strings"
 	"testing"
 	"time"
@@ -17,16 +18,16 @@ var (
 
 // resignUID replaces a generated key's user ID self-signature with one made
 // at the given time and changed by edit.
-func resignUID(t *testing.T, g *genKey, at time.Time, edit func(*packet.Signature)) {
+func resignUID(t *testing.T, g *testenv.Key, at time.Time, edit func(*packet.Signature)) {
 	t.Helper()
-	for id, ident := range g.e.Identities {
+	for id, ident := range g.Entity.Identities {
 		sig := &packet.Signature{
-			Version: g.e.PrimaryKey.Version, SigType: packet.SigTypePositiveCert, PubKeyAlgo: g.e.PrimaryKey.PubKeyAlgo,
-			Hash: crypto.SHA256, CreationTime: at, IssuerKeyId: &g.e.PrimaryKey.KeyId,
+			Version: g.Entity.PrimaryKey.Version, SigType: packet.SigTypePositiveCert, PubKeyAlgo: g.Entity.PrimaryKey.PubKeyAlgo,
+			Hash: crypto.SHA256, CreationTime: at, IssuerKeyId: &g.Entity.PrimaryKey.KeyId,
 			FlagsValid: true, FlagSign: true, FlagCertify: true,
 		}
 		edit(sig)
-		if err := sig.SignUserId(id, g.e.PrimaryKey, g.e.PrivateKey, g.config(at)); err != nil {
+		if err := sig.SignUserId(id, g.Entity.PrimaryKey, g.Primary(), g.Config(at)); err != nil {
 			t.Fatal(err)
 		}
 		ident.Signatures = []*packet.Signature{sig}
@@ -53,77 +54,77 @@ var policyContent = []byte("d2a8f1b1f4c0c6c19c2d3a8f7e0b5a4c3d2e1f0a9b8c7d6e5f4a
 func policyCases(t *testing.T) []policyCase {
 	t.Helper()
 	c := policyContent
-	good := newGenKey(t, "good", genOpts{created: keyBirth})
-	rsa := newGenKey(t, "rsa", genOpts{created: keyBirth, rsa: true})
-	stranger := newGenKey(t, "stranger", genOpts{created: keyBirth})
-	expiring := newGenKey(t, "expiring", genOpts{created: keyBirth, lifetime: 400 * 24 * time.Hour})
-	revoked := newGenKey(t, "revoked", genOpts{created: keyBirth})
-	if err := revoked.e.RevokeKey(packet.KeyCompromised, "lost", revoked.config(signedAt.AddDate(0, 1, 0))); err != nil {
+	good := testenv.NewKey(t, "good", testenv.KeyOptions{Created: keyBirth})
+	rsa := testenv.NewKey(t, "rsa", testenv.KeyOptions{Created: keyBirth, RSA: true})
+	stranger := testenv.NewKey(t, "stranger", testenv.KeyOptions{Created: keyBirth})
+	expiring := testenv.NewKey(t, "expiring", testenv.KeyOptions{Created: keyBirth, Lifetime: 400 * 24 * time.Hour})
+	revoked := testenv.NewKey(t, "revoked", testenv.KeyOptions{Created: keyBirth})
+	if err := revoked.Entity.RevokeKey(packet.KeyCompromised, "lost", revoked.Config(signedAt.AddDate(0, 1, 0))); err != nil {
 		t.Fatal(err)
 	}
-	certifyOnly := newGenKey(t, "certify-only", genOpts{created: keyBirth})
+	certifyOnly := testenv.NewKey(t, "certify-only", testenv.KeyOptions{Created: keyBirth})
 	resignUID(t, certifyOnly, keyBirth.Add(time.Hour), func(s *packet.Signature) { s.FlagSign = false })
 
-	withSub := newGenKey(t, "with-subkey", genOpts{created: keyBirth})
-	sub := withSub.addSigningSubkey(t, keyBirth.Add(time.Hour))
+	withSub := testenv.NewKey(t, "with-subkey", testenv.KeyOptions{Created: keyBirth})
+	sub := withSub.AddSigningSubkey(t, keyBirth.Add(time.Hour), 0)
 
-	noBacksig := newGenKey(t, "no-backsig", genOpts{created: keyBirth})
-	nbSub := noBacksig.addSigningSubkey(t, keyBirth.Add(time.Hour))
-	nb := &noBacksig.e.Subkeys[len(noBacksig.e.Subkeys)-1]
+	noBacksig := testenv.NewKey(t, "no-backsig", testenv.KeyOptions{Created: keyBirth})
+	nbSub := noBacksig.AddSigningSubkey(t, keyBirth.Add(time.Hour), 0)
+	nb := &noBacksig.Entity.Subkeys[len(noBacksig.Entity.Subkeys)-1]
 	nb.Sig.EmbeddedSignature = nil
-	if err := nb.Sig.SignKey(nb.PublicKey, noBacksig.e.PrivateKey, noBacksig.config(keyBirth.Add(time.Hour))); err != nil {
+	if err := nb.Sig.SignKey(nb.PublicKey, noBacksig.Primary(), noBacksig.Config(keyBirth.Add(time.Hour))); err != nil {
 		t.Fatal(err)
 	}
 
-	revokedSub := newGenKey(t, "revoked-subkey", genOpts{created: keyBirth})
-	rsSub := revokedSub.addSigningSubkey(t, keyBirth.Add(time.Hour))
-	rs := &revokedSub.e.Subkeys[len(revokedSub.e.Subkeys)-1]
-	if err := revokedSub.e.RevokeSubkey(rs, packet.KeyRetired, "", revokedSub.config(keyBirth.Add(2*time.Hour))); err != nil {
+	revokedSub := testenv.NewKey(t, "revoked-subkey", testenv.KeyOptions{Created: keyBirth})
+	rsSub := revokedSub.AddSigningSubkey(t, keyBirth.Add(time.Hour), 0)
+	rs := &revokedSub.Entity.Subkeys[len(revokedSub.Entity.Subkeys)-1]
+	if err := revokedSub.Entity.RevokeSubkey(rs, packet.KeyRetired, "", revokedSub.Config(keyBirth.Add(2*time.Hour))); err != nil {
 		t.Fatal(err)
 	}
 
-	young := newGenKey(t, "young", genOpts{created: signedAt.Add(time.Hour)})
+	young := testenv.NewKey(t, "young", testenv.KeyOptions{Created: signedAt.Add(time.Hour)})
 
-	at := func(d time.Time) sigOpts { return sigOpts{created: d} }
+	at := func(d time.Time) testenv.SignOptions { return testenv.SignOptions{Created: d} }
 	crlf := bytes.ReplaceAll(c, []byte("\n"), []byte("\r\n"))
 	return []policyCase{
-		{name: "good, primary key", keys: [][]byte{good.public(t)}, sigs: sign(t, good.e.PrivateKey, c, at(signedAt)), content: c,
+		{name: "good, primary key", keys: [][]byte{good.PublicBinary(t)}, sigs: testenv.Sign(t, good.Primary(), c, at(signedAt)), content: c,
 			want: []Status{StatusGood}},
-		{name: "good, RSA primary key", keys: [][]byte{rsa.public(t)}, sigs: sign(t, rsa.e.PrivateKey, c, at(signedAt)), content: c,
+		{name: "good, RSA primary key", keys: [][]byte{rsa.PublicBinary(t)}, sigs: testenv.Sign(t, rsa.Primary(), c, at(signedAt)), content: c,
 			want: []Status{StatusGood}},
-		{name: "good, SHA-512", keys: [][]byte{good.public(t)}, sigs: sign(t, good.e.PrivateKey, c, sigOpts{created: signedAt, hash: crypto.SHA512}), content: c,
+		{name: "good, SHA-512", keys: [][]byte{good.PublicBinary(t)}, sigs: testenv.Sign(t, good.Primary(), c, testenv.SignOptions{Created: signedAt, Hash: crypto.SHA512}), content: c,
 			want: []Status{StatusGood}},
-		{name: "good, signing subkey", keys: [][]byte{withSub.public(t)}, sigs: sign(t, sub, c, at(signedAt)), content: c,
+		{name: "good, signing subkey", keys: [][]byte{withSub.PublicBinary(t)}, sigs: testenv.Sign(t, sub, c, at(signedAt)), content: c,
 			want: []Status{StatusGood}},
-		{name: "text signature, content with CRLF", keys: [][]byte{good.public(t)}, sigs: sign(t, good.e.PrivateKey, c, sigOpts{created: signedAt, text: true}), content: crlf,
+		{name: "text signature, content with CRLF", keys: [][]byte{good.PublicBinary(t)}, sigs: testenv.Sign(t, good.Primary(), c, testenv.SignOptions{Created: signedAt, Text: true}), content: crlf,
 			want: []Status{StatusGood}},
-		{name: "binary signature, line endings changed", keys: [][]byte{good.public(t)}, sigs: sign(t, good.e.PrivateKey, c, at(signedAt)), content: crlf,
+		{name: "binary signature, line endings changed", keys: [][]byte{good.PublicBinary(t)}, sigs: testenv.Sign(t, good.Primary(), c, at(signedAt)), content: crlf,
 			want: []Status{StatusBad}, why: "does not verify"},
-		{name: "unknown key", keys: [][]byte{good.public(t)}, sigs: sign(t, stranger.e.PrivateKey, c, at(signedAt)), content: c,
+		{name: "unknown key", keys: [][]byte{good.PublicBinary(t)}, sigs: testenv.Sign(t, stranger.Primary(), c, at(signedAt)), content: c,
 			want: []Status{StatusUnknownKey}},
-		{name: "one good, one unknown", keys: [][]byte{good.public(t)},
-			sigs: append(sign(t, stranger.e.PrivateKey, c, at(signedAt)), sign(t, good.e.PrivateKey, c, at(signedAt))...), content: c,
+		{name: "one good, one unknown", keys: [][]byte{good.PublicBinary(t)},
+			sigs: append(testenv.Sign(t, stranger.Primary(), c, at(signedAt)), testenv.Sign(t, good.Primary(), c, at(signedAt))...), content: c,
 			want: []Status{StatusUnknownKey, StatusGood}},
-		{name: "key expired since", keys: [][]byte{expiring.public(t)}, sigs: sign(t, expiring.e.PrivateKey, c, at(keyBirth.AddDate(0, 6, 0))), content: c,
+		{name: "key expired since", keys: [][]byte{expiring.PublicBinary(t)}, sigs: testenv.Sign(t, expiring.Primary(), c, at(keyBirth.AddDate(0, 6, 0))), content: c,
 			want: []Status{StatusGoodExpiredSince}, why: "expired since " + day(keyBirth.Add(400*24*time.Hour))},
-		{name: "key had expired when it signed", keys: [][]byte{expiring.public(t)}, sigs: sign(t, expiring.e.PrivateKey, c, at(signedAt.AddDate(0, 3, 0))), content: c,
+		{name: "key had expired when it signed", keys: [][]byte{expiring.PublicBinary(t)}, sigs: testenv.Sign(t, expiring.Primary(), c, at(signedAt.AddDate(0, 3, 0))), content: c,
 			gpgv: []string{"EXPKEYSIG"}, want: []Status{StatusNotCounted}, why: "had expired on"},
-		{name: "revoked key", keys: [][]byte{revoked.public(t)}, sigs: sign(t, revoked.e.PrivateKey, c, at(signedAt)), content: c,
+		{name: "revoked key", keys: [][]byte{revoked.PublicBinary(t)}, sigs: testenv.Sign(t, revoked.Primary(), c, at(signedAt)), content: c,
 			gpgv: []string{"REVKEYSIG"}, want: []Status{StatusNotCounted}, why: "revoked"},
-		{name: "revoked signing subkey", keys: [][]byte{revokedSub.public(t)}, sigs: sign(t, rsSub, c, at(signedAt)), content: c,
+		{name: "revoked signing subkey", keys: [][]byte{revokedSub.PublicBinary(t)}, sigs: testenv.Sign(t, rsSub, c, at(signedAt)), content: c,
 			gpgv: []string{"REVKEYSIG"}, want: []Status{StatusNotCounted}, why: "revoked"},
-		{name: "subkey without cross-signature", keys: [][]byte{noBacksig.public(t)}, sigs: sign(t, nbSub, c, at(signedAt)), content: c,
+		{name: "subkey without cross-signature", keys: [][]byte{noBacksig.PublicBinary(t)}, sigs: testenv.Sign(t, nbSub, c, at(signedAt)), content: c,
 			gpgv: []string{"ERRSIG"}, want: []Status{StatusNotCounted}, why: "cross-certify"},
-		{name: "primary key not allowed to sign", keys: [][]byte{certifyOnly.public(t)}, sigs: sign(t, certifyOnly.e.PrivateKey, c, at(signedAt)), content: c,
+		{name: "primary key not allowed to sign", keys: [][]byte{certifyOnly.PublicBinary(t)}, sigs: testenv.Sign(t, certifyOnly.Primary(), c, at(signedAt)), content: c,
 			gpgv: []string{"ERRSIG"}, want: []Status{StatusNotCounted}, why: "not allowed to sign"},
-		{name: "SHA-1 signature", keys: [][]byte{good.public(t)}, sigs: sign(t, good.e.PrivateKey, c, sigOpts{created: signedAt, hash: crypto.SHA1}), content: c,
+		{name: "SHA-1 signature", keys: [][]byte{good.PublicBinary(t)}, sigs: testenv.Sign(t, good.Primary(), c, testenv.SignOptions{Created: signedAt, Hash: crypto.SHA1}), content: c,
 			gpgv: []string{"GOODSIG"}, want: []Status{StatusNotCounted}, why: "SHA-1 signatures never count"},
-		{name: "signature older than its key", keys: [][]byte{young.public(t)}, sigs: sign(t, young.e.PrivateKey, c, at(signedAt)), content: c,
+		{name: "signature older than its key", keys: [][]byte{young.PublicBinary(t)}, sigs: testenv.Sign(t, young.Primary(), c, at(signedAt)), content: c,
 			gpgv: []string{"ERRSIG"}, want: []Status{StatusNotCounted}, why: "older than the key"},
 		// Future relative to the pinned clock and to the real one the oracle uses.
-		{name: "signature dated in the future", keys: [][]byte{good.public(t)}, sigs: sign(t, good.e.PrivateKey, c, at(time.Now().AddDate(50, 0, 0))), content: c,
+		{name: "signature dated in the future", keys: [][]byte{good.PublicBinary(t)}, sigs: testenv.Sign(t, good.Primary(), c, at(time.Now().AddDate(50, 0, 0))), content: c,
 			gpgv: []string{"GOODSIG"}, want: []Status{StatusNotCounted}, why: "dated in the future"},
-		{name: "signature itself expired", keys: [][]byte{good.public(t)}, sigs: sign(t, good.e.PrivateKey, c, sigOpts{created: signedAt, expires: 24 * time.Hour}), content: c,
+		{name: "signature itself expired", keys: [][]byte{good.PublicBinary(t)}, sigs: testenv.Sign(t, good.Primary(), c, testenv.SignOptions{Created: signedAt, Expires: 24 * time.Hour}), content: c,
 			gpgv: []string{"EXPSIG"}, want: []Status{StatusNotCounted}, why: "signature itself has expired"},
 	}
 }
@@ -167,14 +168,14 @@ func TestPolicy(t *testing.T) {
 func TestV6KeySignature(t *testing.T) {
 	// v6 signatures hash a salt first; gpg 2.2 cannot read v6 keys, so this
 	// one is checked without the oracle.
-	g := newGenKey(t, "v6", genOpts{created: keyBirth, v6: true})
-	keys := g.keys(t)
+	g := testenv.NewKey(t, "v6", testenv.KeyOptions{Created: keyBirth, V6: true})
+	keys := parsed(t, g)
 	if len(keys[0].Fingerprint) != 64 {
 		t.Fatalf("v6 fingerprint %q", keys[0].Fingerprint)
 	}
-	sig := sign(t, g.e.PrivateKey, policyContent, sigOpts{created: signedAt})
+	sig := testenv.Sign(t, g.Primary(), policyContent, testenv.SignOptions{Created: signedAt})
 	v := &Verifier{Keys: keys, Threshold: 1, Now: testNow}
-	if _, err := v.Detached(bytes.NewReader(policyContent), armored(t, "PGP SIGNATURE", sig)); err != nil {
+	if _, err := v.Detached(bytes.NewReader(policyContent), testenv.Armor(t, "PGP SIGNATURE", sig)); err != nil {
 		t.Fatal(err)
 	}
 	tampered := append([]byte{}, policyContent...)
@@ -187,25 +188,25 @@ func TestV6KeySignature(t *testing.T) {
 }
 
 func TestEachKeyCountsOnce(t *testing.T) {
-	a := newGenKey(t, "a", genOpts{created: keyBirth})
-	b := newGenKey(t, "b", genOpts{created: keyBirth})
-	keys := append(a.keys(t), b.keys(t)...)
-	twiceByA := append(sign(t, a.e.PrivateKey, policyContent, sigOpts{created: signedAt}),
-		sign(t, a.e.PrivateKey, policyContent, sigOpts{created: signedAt.Add(time.Minute)})...)
+	a := testenv.NewKey(t, "a", testenv.KeyOptions{Created: keyBirth})
+	b := testenv.NewKey(t, "b", testenv.KeyOptions{Created: keyBirth})
+	keys := append(parsed(t, a), parsed(t, b)...)
+	twiceByA := append(testenv.Sign(t, a.Primary(), policyContent, testenv.SignOptions{Created: signedAt}),
+		testenv.Sign(t, a.Primary(), policyContent, testenv.SignOptions{Created: signedAt.Add(time.Minute)})...)
 	v := &Verifier{Keys: keys, Threshold: 2, Now: testNow}
 	verdict, err := v.Detached(bytes.NewReader(policyContent), twiceByA)
 	checkOutcome(t, err, "only 1 of the 2 required")
 	if !verdict.Results[0].Counted || verdict.Results[1].Counted {
 		t.Errorf("counted flags %v %v", verdict.Results[0].Counted, verdict.Results[1].Counted)
 	}
-	byBoth := append(twiceByA, sign(t, b.e.PrivateKey, policyContent, sigOpts{created: signedAt})...)
+	byBoth := append(twiceByA, testenv.Sign(t, b.Primary(), policyContent, testenv.SignOptions{Created: signedAt})...)
 	if _, err := v.Detached(bytes.NewReader(policyContent), byBoth); err != nil {
 		t.Errorf("two keys, threshold 2: %v", err)
 	}
 }
 
 func TestVerifierInput(t *testing.T) {
-	keys := newGenKey(t, "k", genOpts{created: keyBirth}).keys(t)
+	keys := parsed(t, testenv.NewKey(t, "k", testenv.KeyOptions{Created: keyBirth}))
 	for _, v := range []*Verifier{{Keys: keys}, {Threshold: 1}} {
 		if _, err := v.Detached(bytes.NewReader(nil), nil); err == nil {
 			t.Errorf("%+v: no error", v)

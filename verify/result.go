@@ -108,7 +108,7 @@ func (v *Verdict) tally() (*Verdict, error) {
 		}
 	}
 	if reason := v.failure(); reason != "" {
-		return v, &Failure{Reason: reason, Verdict: v}
+		return v, &Failure{Reason: reason}
 	}
 	return v, nil
 }
@@ -155,11 +155,10 @@ func (v *Verdict) failure() string {
 
 // Failure is the error for verification that failed: a bad signature, a
 // threshold not met, unreadable or tampered signature material, or
-// checksums that do not match. Commands map it to exit code 3.
+// checksums that do not match. Commands map it to exit code 3. It carries
+// no Verdict: the functions that judge signatures return theirs beside it.
 type Failure struct {
 	Reason string
-	// Verdict holds the per-signature results when signatures were judged.
-	Verdict *Verdict
 }
 
 func (f *Failure) Error() string { return "verification failed: " + f.Reason }

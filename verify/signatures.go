@@ -13,9 +13,11 @@ import (
 // be a 2 GiB archive.
 const maxSignatures = 256
 
-// readSignatures returns the signatures of a signature file. One that
-// cannot be parsed is kept, with its error, to be reported as not counted:
-// it cannot be attributed to a key, so it can neither count nor fail.
+// readSignatures returns the signatures of a signature file. A file that is
+// not entirely well-formed signature material (see decodePackets, and a
+// signature packet that cannot be parsed) is refused whole (docs/architecture.md §7):
+// the release.sh build refuses the same files, and a damaged file is a sign
+// of tampering or a broken mirror, not something to count around.
 func readSignatures(data []byte) ([]*sigEntry, error) {
 	packets, err := decodePackets(data, "PGP SIGNATURE")
 	if err != nil {
@@ -25,14 +27,12 @@ func readSignatures(data []byte) ([]*sigEntry, error) {
 	for _, p := range packets {
 		switch p.Tag {
 		case tagSignature:
-			e := &sigEntry{raw: p}
 			pkt, err := p.parse()
-			if s, ok := pkt.(*packet.Signature); ok && err == nil {
-				e.sig = s
-			} else {
-				e.parseErr = err
+			s, ok := pkt.(*packet.Signature)
+			if err != nil || !ok {
+				return nil, fmt.Errorf("signature packet at byte %d cannot be read: %v", p.Offset, err)
 			}
-			sigs = append(sigs, e)
+			sigs = append(sigs, &sigEntry{raw: p, sig: s})
 		case tagMarker: // ignored by every implementation
 		case tagOnePassSignature, tagCompressed, tagLiteralData:
 			return nil, fmt.Errorf("this is a signed message, not a detached signature")
@@ -51,10 +51,9 @@ func readSignatures(data []byte) ([]*sigEntry, error) {
 
 // sigEntry is one signature of the file being verified.
 type sigEntry struct {
-	raw      rawPacket
-	sig      *packet.Signature
-	parseErr error
-	refusal  string // set when the signature must not count before it is even checked
+	raw     rawPacket
+	sig     *packet.Signature
+	refusal string // set when the signature must not count before it is even checked
 }
 
 // signer is a pinned key, and the key or subkey of it that may have made a signature.

@@ -121,7 +121,7 @@ func TestMoneroClearsigned(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, err := sums.Lookup(tt.artifact); err != nil || got != tt.sha256 {
+			if got, _, err := sums.Lookup(tt.artifact); err != nil || got != tt.sha256 {
 				t.Errorf("Lookup(%s) = %s, %v; want %s", tt.artifact, got, err, tt.sha256)
 			}
 			if n := len(sums.Names()); n != tt.lines {
@@ -177,7 +177,7 @@ func TestDogecoinGitianBinarySignatures(t *testing.T) {
 				t.Fatal(err)
 			}
 			const want = "fe9c9cdab946155866a5bd5a5127d2971a9eed3e0b65fb553fe393ad1daaebb0"
-			if got, err := sums.Lookup("dogecoin-1.14.6-x86_64-linux-gnu.tar.gz"); err != nil || got != want {
+			if got, _, err := sums.Lookup("dogecoin-1.14.6-x86_64-linux-gnu.tar.gz"); err != nil || got != want {
 				t.Errorf("Lookup = %s, %v", got, err)
 			}
 		})

@@ -7,7 +7,7 @@ import (
 )
 
 // Verifier checks OpenPGP signatures against pinned keys under the policy
-// of ARCHITECTURE §7 (see the package documentation).
+// of docs/architecture.md §7 (see the package documentation).
 type Verifier struct {
 	// Keys are the pinned keys; every key here counts. Use SelectKeys to
 	// keep only the pinned fingerprints of a file holding several keys.
@@ -25,14 +25,15 @@ type Verifier struct {
 // signature is judged on its own.
 //
 // The Verdict is returned whenever signatures were judged, also when err is
-// a *Failure, so that callers can report every signature.
+// a *Failure, so that callers can report every signature; it travels only as
+// this return value, never inside the error.
 func (v *Verifier) Detached(content io.Reader, signatures []byte) (*Verdict, error) {
 	if err := v.check(); err != nil {
 		return nil, err
 	}
 	sigs, err := readSignatures(signatures)
 	if err != nil {
-		return nil, &Failure{Reason: "reading signatures: " + err.Error()}
+		return nil, &Failure{Reason: "signature file damaged: " + err.Error()}
 	}
 	checks := v.prepare(sigs, false)
 	if err := hashContent(content, checks); err != nil {

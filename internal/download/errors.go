@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
+	"strings"
+	"time"
 )
 
 // APIError is an HTTP response other than 200 OK.
@@ -32,9 +35,20 @@ type TooLargeError struct {
 
 func (e *TooLargeError) Error() string {
 	if e.Size > 0 {
-		return fmt.Sprintf("fetching %s: %d bytes announced, more than the %d-byte limit", e.URL, e.Size, e.Limit)
+		return fmt.Sprintf("downloading %s: %d bytes announced, more than the %d-byte limit", e.URL, e.Size, e.Limit)
 	}
-	return fmt.Sprintf("fetching %s: more than the %d-byte limit", e.URL, e.Limit)
+	return fmt.Sprintf("downloading %s: more than the %d-byte limit", e.URL, e.Limit)
+}
+
+// TimeoutError is a download that did not finish within its overall
+// timeout (Client.FetchTimeout or StreamTimeout), retries included.
+type TimeoutError struct {
+	URL   string // without credentials
+	After time.Duration
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("downloading %s: took longer than %s", e.URL, e.After)
 }
 
 // transportError is a failure below HTTP: connection refused or reset,
@@ -44,7 +58,9 @@ type transportError struct {
 	err error
 }
 
-func (e *transportError) Error() string { return fmt.Sprintf("fetching %s: %v", Redact(e.url), e.err) }
+func (e *transportError) Error() string {
+	return fmt.Sprintf("downloading %s: %v", Redact(e.url), e.err)
+}
 func (e *transportError) Unwrap() error { return e.err }
 
 // retryable: transport errors and server-side statuses. 429 is a 4xx but
@@ -71,20 +87,24 @@ func unwrapURLError(err error) error {
 	return err
 }
 
-// Redact returns rawURL without user info and with query values replaced,
-// so that credentials never reach output, logs or errors.
+// Redact returns rawURL fit to print: user info (everything up to the last
+// @, so a password holding @ is hidden whole) becomes ***@, and the query
+// and fragment, where pre-signed URLs keep their signature, are dropped.
+// The generated scripts' redact() applies the same rule, tested by one
+// table (testenv.RedactCases).
 func Redact(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return "<unparsable URL>"
+	if i := strings.IndexAny(rawURL, "?#"); i >= 0 {
+		rawURL = rawURL[:i]
 	}
-	u.User = nil
-	if u.RawQuery != "" {
-		q := u.Query()
-		for k := range q {
-			q[k] = []string{"REDACTED"}
-		}
-		u.RawQuery = q.Encode()
+	at := strings.LastIndexByte(rawURL, '@')
+	if at < 0 {
+		return rawURL
 	}
-	return u.String()
+	prefix := ""
+	if m := schemePrefix.FindString(rawURL); m != "" {
+		prefix = m
+	}
+	return prefix + "***" + rawURL[at:]
 }
+
+var schemePrefix = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)

@@ -14,6 +14,13 @@ staging="$data_dir/.coinpipe-seeding.d"
 
 log() { printf 'docker-entrypoint: %s\n' "$*" >&2; }
 
+# redact prints URL $1 without what may be a credential: everything up to
+# the last @ (user:password@) becomes ***@, and the query and fragment (a
+# pre-signed URL's signature) are dropped.
+redact() {
+	printf '%s\n' "${1%%[?#]*}" | sed -e 's|^\([A-Za-z][A-Za-z0-9+.-]*://\).*@|\1***@|' -e t -e 's|^.*@|***@|'
+}
+
 # is_empty ignores lost+found, which a fresh ext4 volume holds.
 is_empty() {
 	[ -z "$(find "$1" -mindepth 1 -maxdepth 1 ! -name lost+found -print -quit)" ]
@@ -33,8 +40,7 @@ fail() {
 }
 
 seed() {
-	# The query string of a pre-signed URL is a credential: never print it.
-	log "seeding $data_dir from ${SNAPSHOT_URL%%\?*}"
+	log "seeding $data_dir from $(redact "$SNAPSHOT_URL")"
 	: >"$marker"
 	mkdir -p "$staging/data"
 	# Give up on a stalled transfer (under 1 KiB/s for 5 minutes), not on a
@@ -43,7 +49,7 @@ seed() {
 		--retry 3 --connect-timeout 30 --speed-limit 1024 --speed-time 300 \
 		--output "$staging/snapshot" "$SNAPSHOT_URL" || fail "downloading the snapshot failed"
 	if [ -n "${SNAPSHOT_SHA256:-}" ]; then
-		printf '%s  %s\n' "$SNAPSHOT_SHA256" "$staging/snapshot" | sha256sum -c - >/dev/null 2>&1 ||
+		printf '%s  %s\n' "$(printf '%s' "$SNAPSHOT_SHA256" | tr 'A-F' 'a-f')" "$staging/snapshot" | sha256sum -c - >/dev/null 2>&1 ||
 			fail "the snapshot does not match SNAPSHOT_SHA256"
 	fi
 	tar -xf "$staging/snapshot" -C "$staging/data" --no-same-owner || fail "unpacking the snapshot failed"
@@ -57,6 +63,28 @@ seed() {
 	log "snapshot in place"
 }
 
+# The snapshot settings are checked before anything is wiped or downloaded.
+if [ -n "${SNAPSHOT_URL:-}" ]; then
+	# A snapshot becomes the node's state unchecked by the daemon: its
+	# sha256 is required unless the operator accepts the risk explicitly.
+	if [ -z "${SNAPSHOT_SHA256:-}" ] && [ "${SNAPSHOT_INSECURE:-}" != 1 ]; then
+		log "SNAPSHOT_URL is set without SNAPSHOT_SHA256; set it, or SNAPSHOT_INSECURE=1 to trust the source"
+		exit 1
+	fi
+	# A typo must stop the start, not surface as a mismatch after a long
+	# download.
+	case "${SNAPSHOT_SHA256:-}" in
+	*[!0-9A-Fa-f]*)
+		log "SNAPSHOT_SHA256 must be exactly 64 hex digits (the snapshot's sha256), not other characters; not starting"
+		exit 1
+		;;
+	esac
+	if [ -n "${SNAPSHOT_SHA256:-}" ] && [ "${#SNAPSHOT_SHA256}" -ne 64 ]; then
+		log "SNAPSHOT_SHA256 must be exactly 64 hex digits (the snapshot's sha256), not ${#SNAPSHOT_SHA256}; not starting"
+		exit 1
+	fi
+fi
+
 # An interrupted seed leaves partial data that the daemon must never read.
 if [ -e "$marker" ]; then
 	[ -n "${SNAPSHOT_URL:-}" ] || {
@@ -68,12 +96,6 @@ if [ -e "$marker" ]; then
 	rm -f "$marker"
 fi
 if [ -n "${SNAPSHOT_URL:-}" ]; then
-	# A snapshot becomes the node's state unchecked by the daemon: its
-	# sha256 is required unless the operator accepts the risk explicitly.
-	if [ -z "${SNAPSHOT_SHA256:-}" ] && [ "${SNAPSHOT_INSECURE:-}" != 1 ]; then
-		log "SNAPSHOT_URL is set without SNAPSHOT_SHA256; set it, or SNAPSHOT_INSECURE=1 to trust the source"
-		exit 1
-	fi
 	if is_empty "$data_dir"; then
 		seed
 	else
