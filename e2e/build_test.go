@@ -59,7 +59,7 @@ func render(t *testing.T, spec coinSpec) string {
 		t.Fatalf("rendering the synthetic coin: %v", err)
 	}
 	out := filepath.Join(dir, "out")
-	if _, err := generator.Write(out, m.Name, files); err != nil {
+	if _, err := generator.Write(t.Context(), out, m.Name, files); err != nil {
 		t.Fatalf("writing the daemon repository: %v", err)
 	}
 	return filepath.Join(out, m.Name)

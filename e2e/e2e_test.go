@@ -146,7 +146,7 @@ func TestDockerfileBuild(t *testing.T) {
 
 	// Three pinned keys signed, but carol's signature does not match the
 	// checksums: a forgery attempt or a broken file, never "2 good are
-	// enough" (ARCHITECTURE §7).
+	// enough" (docs/architecture.md §7).
 	t.Run("bad signature by a pinned key fails above the threshold", func(t *testing.T) {
 		t.Parallel()
 		r := genuine(2, pinned3, alice, bob)
@@ -156,7 +156,7 @@ func TestDockerfileBuild(t *testing.T) {
 		s.mustFail(t, bl, regexp.MustCompile(`verify`), keyIDPattern(carol), regexp.MustCompile(`(?i)bad signature`))
 	})
 
-	// SHA-1 signatures never count, however good (ARCHITECTURE §7). The log
+	// SHA-1 signatures never count, however good (docs/architecture.md §7). The log
 	// names carol's full fingerprint, which only gpgv's VALIDSIG line
 	// carries: the signature was checked and refused for its hash.
 	t.Run("SHA-1 signature does not count", func(t *testing.T) {

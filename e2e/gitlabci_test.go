@@ -41,7 +41,7 @@ func TestDaemonPipelineConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := generator.Write(out, m.Name, files); err != nil {
+	if _, err := generator.Write(t.Context(), out, m.Name, files); err != nil {
 		t.Fatal(err)
 	}
 	repo := filepath.Join(out, m.Name)

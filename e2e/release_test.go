@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto"
-	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -16,8 +15,9 @@ import (
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
+
+	"gitlab.com/coinpipe/coinpipe/internal/testenv"
 )
 
 // The synthetic coin: every URL is https on a host that does not exist, so
@@ -53,110 +53,47 @@ var (
 // never sees a key or signature from the future.
 var keyTime = time.Now().Add(-time.Hour).Truncate(time.Second)
 
-// signer is an OpenPGP key made for the test.
+// signer is an OpenPGP key made for the test (internal/testenv's key
+// helper), with the key that makes its signatures.
 type signer struct {
-	name   string
-	entity *openpgp.Entity
+	name string
+	key  *testenv.Key
+	priv *packet.PrivateKey // the primary key or its signing subkey
 }
 
-// newSigner makes an Ed25519 key. With signingSubkey the key signs with a
-// subkey, as many release keys do; the policy counts its primary key.
+// newSigner makes a legacy Ed25519 key (what GnuPG 2.2's gpgv reads). With
+// signingSubkey the key signs with a subkey, as many release keys do; the
+// policy counts its primary key.
 func newSigner(t *testing.T, name string, signingSubkey bool) *signer {
 	t.Helper()
-	cfg := keyConfig(keyTime)
-	e, err := openpgp.NewEntity(name, "coinpipe e2e", name+"@synth.example", cfg)
-	if err != nil {
-		t.Fatalf("making key %s: %v", name, err)
-	}
+	k := testenv.NewKey(t, name, testenv.KeyOptions{Created: keyTime})
+	priv := k.Primary()
 	if signingSubkey {
-		if err := e.AddSigningSubkey(cfg); err != nil {
-			t.Fatalf("adding a signing subkey to %s: %v", name, err)
-		}
+		priv = k.AddSigningSubkey(t, keyTime, 0)
 	}
-	return &signer{name: name, entity: e}
-}
-
-func keyConfig(now time.Time) *packet.Config {
-	return &packet.Config{
-		Algorithm:   packet.PubKeyAlgoEdDSA, // legacy Ed25519: what GnuPG 2.2's gpgv reads
-		DefaultHash: crypto.SHA256,
-		Time:        func() time.Time { return now },
-	}
+	return &signer{name: name, key: k, priv: priv}
 }
 
 // fingerprint is the primary key's fingerprint as coin.yaml pins it.
-func (s *signer) fingerprint() string {
-	return strings.ToUpper(hex.EncodeToString(s.entity.PrimaryKey.Fingerprint))
-}
+func (s *signer) fingerprint() string { return s.key.Fingerprint }
 
 // usesSubkey reports whether signatures come from a subkey.
-func (s *signer) usesSubkey() bool {
-	k, ok := s.entity.SigningKey(time.Now())
-	return ok && k.PublicKey.KeyId != s.entity.PrimaryKey.KeyId
-}
+func (s *signer) usesSubkey() bool { return s.priv.KeyId != s.key.Entity.PrimaryKey.KeyId }
 
 // publicKey is the armored public key, as it is pinned under keys/.
-func (s *signer) publicKey(t *testing.T) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	w, err := armor.Encode(&buf, openpgp.PublicKeyType, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.entity.Serialize(w); err != nil {
-		t.Fatalf("serializing key %s: %v", s.name, err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	buf.WriteByte('\n')
-	return buf.Bytes()
-}
+func (s *signer) publicKey(t *testing.T) []byte { return s.key.Public(t) }
 
 // sign makes an armored detached signature over msg at time at.
 func (s *signer) sign(t *testing.T, msg []byte, at time.Time) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	if err := openpgp.ArmoredDetachSign(&buf, s.entity, bytes.NewReader(msg), keyConfig(at)); err != nil {
-		t.Fatalf("signing with %s: %v", s.name, err)
-	}
-	buf.WriteByte('\n')
-	return buf.Bytes()
+	return testenv.Armor(t, openpgp.SignatureType, testenv.Sign(t, s.priv, msg, testenv.SignOptions{Created: at}))
 }
 
 // signSHA1 makes the signature go-crypto refuses to make: a v4 detached
 // signature over a SHA-1 digest, which old release keys still produce.
 func (s *signer) signSHA1(t *testing.T, msg []byte, at time.Time) []byte {
 	t.Helper()
-	k, ok := s.entity.SigningKey(at)
-	if !ok {
-		t.Fatalf("%s has no signing key", s.name)
-	}
-	sig := &packet.Signature{
-		Version: 4, SigType: packet.SigTypeBinary, PubKeyAlgo: k.PublicKey.PubKeyAlgo, Hash: crypto.SHA1,
-		CreationTime: at, IssuerKeyId: &k.PublicKey.KeyId, IssuerFingerprint: k.PublicKey.Fingerprint,
-	}
-	h := sha1.New()
-	h.Write(msg)
-	cfg := keyConfig(at)
-	noSalt := false // the salt notation has no SHA-1 length
-	cfg.NonDeterministicSignaturesViaNotation = &noSalt
-	if err := sig.Sign(h, k.PrivateKey, cfg); err != nil {
-		t.Fatalf("signing with %s (SHA-1): %v", s.name, err)
-	}
-	var buf bytes.Buffer
-	w, err := armor.Encode(&buf, openpgp.SignatureType, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sig.Serialize(w); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	buf.WriteByte('\n')
-	return buf.Bytes()
+	return testenv.Armor(t, openpgp.SignatureType, testenv.Sign(t, s.priv, msg, testenv.SignOptions{Created: at, Hash: crypto.SHA1}))
 }
 
 // signAll concatenates armored signatures of several signers, as Bitcoin

@@ -2,12 +2,17 @@ package generator
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strings"
+	"time"
 )
 
 // Change is one file that differs between the rendered and the written repo.
@@ -20,8 +25,8 @@ func (c Change) String() string { return c.Kind + " " + c.Path }
 
 // Check compares outDir/<name> with files and lists what Write would change.
 // It writes nothing.
-func Check(outDir, name string, files []File) ([]Change, error) {
-	return diff(filepath.Join(outDir, name), files)
+func Check(ctx context.Context, outDir, name string, files []File) ([]Change, error) {
+	return diff(ctx, filepath.Join(outDir, name), files)
 }
 
 // Write makes outDir/<name> hold exactly files. Nothing is touched when
@@ -32,19 +37,24 @@ func Check(outDir, name string, files []File) ([]Change, error) {
 // own. Write refuses a folder holding hidden entries it does not render (the
 // .git of a checkout, a CI tool's state) and a symlinked folder, rather than
 // lose or move what is not its own; Check accepts both.
-func Write(outDir, name string, files []File) ([]Change, error) {
+//
+// A cancelled ctx stops Write before the swap, leaving the previous output
+// as it was; once the swap has begun it is finished (two renames). A
+// process killed while staging leaves a staging folder behind, which
+// CleanStaging removes on the next run.
+func Write(ctx context.Context, outDir, name string, files []File) ([]Change, error) {
 	dir := filepath.Join(outDir, name)
 	if err := ownedByGenerator(dir, files); err != nil {
 		return nil, err
 	}
-	changes, err := diff(dir, files)
+	changes, err := diff(ctx, dir, files)
 	if err != nil || len(changes) == 0 {
 		return nil, err
 	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", name, err)
 	}
-	staged, err := os.MkdirTemp(outDir, "."+name+".new-")
+	staged, err := os.MkdirTemp(outDir, "."+name+stagingInfix)
 	if err != nil {
 		return nil, fmt.Errorf("writing %s: %w", name, err)
 	}
@@ -57,9 +67,16 @@ func Write(outDir, name string, files []File) ([]Change, error) {
 		changed[c.Path] = true
 	}
 	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("writing %s: %w", name, context.Cause(ctx))
+		}
 		if err := stage(staged, dir, f, changed[f.Path]); err != nil {
 			return nil, fmt.Errorf("writing %s: %w", name, err)
 		}
+	}
+	// Last point of return: past it the swap runs to its end.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", name, context.Cause(ctx))
 	}
 	if err := swap(staged, dir); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", name, err)
@@ -131,7 +148,7 @@ func swap(staged, dir string) error {
 	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
 		return os.Rename(staged, dir)
 	}
-	old := staged + ".old"
+	old := staged + staleSuffix
 	if err := os.Rename(dir, old); err != nil {
 		return err
 	}
@@ -145,7 +162,7 @@ func swap(staged, dir string) error {
 }
 
 // diff lists the differences between dir and files, sorted by path.
-func diff(dir string, files []File) ([]Change, error) {
+func diff(ctx context.Context, dir string, files []File) ([]Change, error) {
 	// The conformance job points out/<coin> at the repository through a
 	// symlink, and WalkDir does not follow a symlinked root.
 	if resolved, err := filepath.EvalSymlinks(dir); err == nil {
@@ -154,6 +171,9 @@ func diff(dir string, files []File) ([]Change, error) {
 	var changes []Change
 	want := make(map[string]bool, len(files))
 	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("checking %s: %w", dir, context.Cause(ctx))
+		}
 		want[f.Path] = true
 		p := filepath.Join(dir, filepath.FromSlash(f.Path))
 		info, err := os.Stat(p)
@@ -200,4 +220,164 @@ func diff(dir string, files []File) ([]Change, error) {
 	}
 	sort.Slice(changes, func(i, j int) bool { return changes[i].Path < changes[j].Path })
 	return changes, nil
+}
+
+// Staging folders are named .<coin>.new-<random> (a rename away from
+// becoming out/<coin>) and .<coin>.new-<random>.old (the previous output
+// while the swap runs). Nothing else in the output folder is named so.
+const (
+	stagingInfix = ".new-"
+	staleSuffix  = ".old"
+)
+
+var stagingName = regexp.MustCompile(`^\.([a-z0-9]+(?:-[a-z0-9]+)*)` + regexp.QuoteMeta(stagingInfix) + `[0-9]+(` + regexp.QuoteMeta(staleSuffix) + `)?$`)
+
+// Leftover is a staging folder a killed run left in the output folder.
+type Leftover struct {
+	Path string
+	// Restored is set when the folder was the previous output of a coin
+	// whose swap was cut between its two renames: it was put back.
+	Restored bool
+}
+
+// StaleStaging lists the staging folders in outDir last changed before
+// before (the start of the current run, so that its own are never
+// listed), sorted by name. It changes nothing.
+func StaleStaging(outDir string, before time.Time) ([]string, error) {
+	entries, err := os.ReadDir(outDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", outDir, err)
+	}
+	var stale []string
+	for _, e := range entries {
+		if !e.IsDir() || !stagingName.MatchString(e.Name()) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || !info.ModTime().Before(before) {
+			continue
+		}
+		stale = append(stale, filepath.Join(outDir, e.Name()))
+	}
+	return stale, nil
+}
+
+// CleanStaging removes the staging folders StaleStaging lists. A previous
+// output stranded by a swap cut between its renames (out/<coin> missing,
+// .<coin>.new-N.old present) is renamed back instead of removed.
+func CleanStaging(ctx context.Context, outDir string, before time.Time) ([]Leftover, error) {
+	stale, err := StaleStaging(outDir, before)
+	if err != nil {
+		return nil, err
+	}
+	var done []Leftover
+	for _, p := range stale {
+		if err := ctx.Err(); err != nil {
+			return done, fmt.Errorf("cleaning %s: %w", outDir, context.Cause(ctx))
+		}
+		m := stagingName.FindStringSubmatch(filepath.Base(p))
+		dir := filepath.Join(outDir, m[1])
+		if m[2] != "" {
+			if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+				if err := os.Rename(p, dir); err != nil {
+					return done, fmt.Errorf("restoring %s from %s: %w", dir, p, err)
+				}
+				done = append(done, Leftover{Path: p, Restored: true})
+				continue
+			}
+		}
+		if err := os.RemoveAll(p); err != nil {
+			return done, fmt.Errorf("removing %s: %w", p, err)
+		}
+		done = append(done, Leftover{Path: p})
+	}
+	return done, nil
+}
+
+// generatedMarker opens every rendered file but coin.yaml and the copied
+// keys and config files (see the templates).
+const generatedMarker = "Generated by coinpipe from "
+
+// Orphans lists the folders of outDir that the generator rendered for a
+// coin not in coins (the names of the coins that exist), sorted. A folder
+// counts as rendered only when it is a real folder holding coin.yaml and
+// a Dockerfile whose header says it was generated, and no hidden entry
+// the generator does not render (a checkout's .git): anything else in
+// outDir is left alone.
+func Orphans(outDir string, coins []string) ([]string, error) {
+	entries, err := os.ReadDir(outDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", outDir, err)
+	}
+	keep := map[string]bool{}
+	for _, c := range coins {
+		keep[c] = true
+	}
+	var orphans []string
+	for _, e := range entries {
+		if !e.IsDir() || isHidden(e.Name()) || keep[e.Name()] {
+			continue // not a folder (a symlink is not either), staging, or a live coin
+		}
+		ok, err := looksGenerated(filepath.Join(outDir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			orphans = append(orphans, e.Name())
+		}
+	}
+	return orphans, nil
+}
+
+func looksGenerated(dir string) (bool, error) {
+	if info, err := os.Lstat(filepath.Join(dir, "coin.yaml")); err != nil || !info.Mode().IsRegular() {
+		return false, nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false, fmt.Errorf("listing %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if isHidden(e.Name()) && e.Name() != ".gitlab-ci.yml" {
+			return false, nil
+		}
+	}
+	f, err := os.Open(filepath.Join(dir, "Dockerfile"))
+	if err != nil {
+		return false, nil
+	}
+	defer f.Close()
+	if info, err := f.Stat(); err != nil || !info.Mode().IsRegular() {
+		return false, nil
+	}
+	head := make([]byte, 512) // the header is within the first lines
+	n, _ := io.ReadFull(f, head)
+	return strings.Contains(string(head[:n]), generatedMarker), nil
+}
+
+// RemoveOrphan removes outDir/<name>, which Orphans listed: renamed to a
+// staging name first, so that a run killed halfway leaves a folder the
+// next run's CleanStaging removes rather than a half-deleted coin.
+func RemoveOrphan(ctx context.Context, outDir, name string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("removing %s: %w", name, context.Cause(ctx))
+	}
+	dir := filepath.Join(outDir, name)
+	if ok, err := looksGenerated(dir); err != nil || !ok {
+		return fmt.Errorf("removing %s: not a folder coinpipe generated", dir)
+	}
+	doomed := filepath.Join(outDir, fmt.Sprintf(".%s%s%d", name, stagingInfix, time.Now().UnixNano()))
+	if err := os.Rename(dir, doomed); err != nil {
+		return fmt.Errorf("removing %s: %w", dir, err)
+	}
+	if err := os.RemoveAll(doomed); err != nil {
+		return fmt.Errorf("removing %s: %w", dir, err)
+	}
+	return nil
 }

@@ -48,7 +48,7 @@ func TestAttacksExit3(t *testing.T) {
 	}{
 		{"one changed hash byte", append(btcKeys, "--signature", write("all.asc", all), write("sums-edited", []byte(strings.Replace(string(sums), "23e5ab22", "23e5ab23", 1)))),
 			"bad signature by pinned key"},
-		{"a signature from a key that is not pinned", []string{"--key", btcDir + "keys/achow101.gpg", "--threshold", "2", "--signature", write("all2.asc", all), btcDir + "achow101/all.SHA256SUMS"},
+		{"a signature from a key that is not pinned", []string{"--key", btcDir + "keys/achow101.gpg", "--key", binaryfate, "--threshold", "2", "--signature", write("all2.asc", all), btcDir + "achow101/all.SHA256SUMS"},
 			"only 1 of the 2 required pinned keys made a good signature"},
 		{"the same builder's block pasted twice", append(btcKeys, "--threshold", "2", "--signature", write("twice.asc", append(append([]byte{}, achow...), achow...)), btcDir+"achow101/all.SHA256SUMS"),
 			"only 1 of the 2 required pinned keys made a good signature"},
@@ -76,7 +76,7 @@ func TestAttacksExit3(t *testing.T) {
 func TestVerifyArtifactListedTwice(t *testing.T) {
 	g := newGenRelease(t)
 	sums := []byte(g.sha + "  coin-1.0.tar.gz\n" + strings.Repeat("0", 64) + "  coin-1.0.tar.gz\n")
-	upstream(t, map[string][]byte{
+	_, env := upstream(t, map[string][]byte{
 		"dl.example.org/coin-1.0/SHA256SUMS":     sums,
 		"dl.example.org/coin-1.0/SHA256SUMS.asc": g.sign(t, sums),
 	})
@@ -95,7 +95,7 @@ func TestVerifyArtifactListedTwice(t *testing.T) {
     keys:
       - file: keys/builder.asc
         fingerprint: `+g.key.Fingerprint, map[string][]byte{"builder.asc": g.pub})
-	code, _, stderr := run(t, "verify", "--coins", coins, "gen")
+	code, _, stderr := runEnv(t, env, "verify", "--coins", coins, "gen")
 	if code != ExitVerification || !strings.Contains(stderr, "coin-1.0.tar.gz") || !strings.Contains(stderr, "twice") {
 		t.Errorf("exit %d, want 3 naming the file listed twice; stderr:\n%s", code, stderr)
 	}

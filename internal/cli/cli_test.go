@@ -7,13 +7,35 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
-// run drives coinpipe in-process, as a user would from a shell.
+// run drives coinpipe in-process, as a user would from a shell, with an
+// empty environment.
 func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return runEnv(t, nil, args...)
+}
+
+// runEnv is run with the given environment variables, and nothing else.
+func runEnv(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	return runCtx(t.Context(), env, args...)
+}
+
+func runCtx(ctx context.Context, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	return runDeps(ctx, env, nil, args...)
+}
+
+// runDeps is runCtx with dependencies changed by configure (shorter
+// download timeouts).
+func runDeps(ctx context.Context, env map[string]string, configure func(*deps), args ...string) (code int, stdout, stderr string) {
 	var out, errOut bytes.Buffer
-	code = Run(context.Background(), args, &out, &errOut)
+	d := newDeps(&out, &errOut, func(k string) string { return env[k] }, time.Now)
+	if configure != nil {
+		configure(d)
+	}
+	code = execute(ctx, d, args)
 	return code, out.String(), errOut.String()
 }
 

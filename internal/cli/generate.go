@@ -1,20 +1,26 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"gitlab.com/coinpipe/coinpipe/generator"
+	"gitlab.com/coinpipe/coinpipe/manifest"
 )
 
-func newGenerateCmd(e *env) *cobra.Command {
-	var (
-		coinsDir, outDir string
-		check            bool
-		opts             = generator.DefaultOptions
-	)
+type generateOptions struct {
+	coinsDir, outDir string
+	check            bool
+	coins            []string // none: every coin, and out/ is pruned
+	render           generator.Options
+}
+
+func newGenerateCmd(d *deps) *cobra.Command {
+	opts := generateOptions{render: generator.DefaultOptions}
 	cmd := &cobra.Command{
 		Use:   "generate [--coins DIR] [--out DIR] [--check] [COIN...]",
 		Short: "Render coin manifests into daemon repositories",
@@ -23,69 +29,146 @@ repository into out/<coin>/: Dockerfile, release.sh, docker-entrypoint.sh,
 node@.service, README.md, .gitlab-ci.yml, coin.yaml, keys/ and config files.
 
 Output is byte-identical across runs. Each coin is written atomically: a
-failure leaves its previous output intact, and files that did not change are
-not rewritten. With --check nothing is written: every file that would change
-is listed and the exit code is 1 when there is drift.`,
+failure or an interruption (Ctrl-C) leaves its previous output intact, and
+files that did not change are not rewritten. Staging folders a killed run
+left in the output folder (.<coin>.new-*) are removed and reported.
+
+Without COIN arguments the output folder is made to match coins/: a folder
+out/<coin> that coinpipe generated (it holds coin.yaml and a Dockerfile
+with coinpipe's header) for a coin no longer in coins/ is removed. Nothing
+else in the output folder is touched.
+
+With --check nothing is written: every file that would change, every
+folder that would be removed and every leftover staging folder is listed,
+and the exit code is 1 when there is drift.`,
 		Example: `  coinpipe generate                      # every coin into out/
   coinpipe generate bitcoin monero       # just these
   coinpipe generate --check              # fail (exit 1) if out/ is stale`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ms, err := loadCoins(coinsDir, args)
-			if err != nil {
-				return err
-			}
-			drift := 0
-			for _, m := range ms {
-				// --check may compare a repository with itself (the daemon
-				// repo's conformance job); writing over the input may not.
-				if !check && samePath(filepath.Join(outDir, m.Name), m.Dir) {
-					return usagef("--out %s would write over the coin's own folder %s; choose another --out", outDir, m.Dir)
-				}
-			}
-			for _, m := range ms {
-				files, err := generator.Render(m, opts)
-				if err != nil {
-					return err
-				}
-				var changes []generator.Change
-				if check {
-					changes, err = generator.Check(outDir, m.Name, files)
-				} else {
-					changes, err = generator.Write(outDir, m.Name, files)
-				}
-				if err != nil {
-					return err
-				}
-				drift += len(changes)
-				report(e, filepath.Join(outDir, m.Name), changes, check)
-			}
-			if check && drift > 0 {
-				return fmt.Errorf("%s out of date: run coinpipe generate", plural(drift, "file"))
-			}
-			return nil
+			opts.coins = args
+			return runGenerate(cmd.Context(), d, opts)
 		},
 	}
-	cmd.Flags().StringVar(&coinsDir, "coins", "coins", "folder holding one folder per coin")
-	cmd.Flags().StringVar(&outDir, "out", "out", "folder the daemon repositories are written to, one folder per coin")
-	cmd.Flags().BoolVar(&check, "check", false, "write nothing; list what would change and exit 1 if anything would")
-	cmd.Flags().StringVar(&opts.CIProject, "ci-project", opts.CIProject, "toolkit GitLab project the daemon repos include templates/ci/daemon.yml from")
-	cmd.Flags().StringVar(&opts.CIRef, "ci-ref", opts.CIRef, "toolkit ref that include is pinned to")
+	cmd.Flags().StringVar(&opts.coinsDir, "coins", "coins", "folder holding one folder per coin")
+	cmd.Flags().StringVar(&opts.outDir, "out", "out", "folder the daemon repositories are written to, one folder per coin")
+	cmd.Flags().BoolVar(&opts.check, "check", false, "write nothing; list what would change and exit 1 if anything would")
+	cmd.Flags().StringVar(&opts.render.CIProject, "ci-project", opts.render.CIProject, "toolkit GitLab project the daemon repos include templates/ci/daemon.yml from")
+	cmd.Flags().StringVar(&opts.render.CIRef, "ci-ref", opts.render.CIRef, "toolkit ref (branch, tag or commit) the include is pinned to and the conformance job installs coinpipe from")
 	return cmd
 }
 
+func runGenerate(ctx context.Context, d *deps, opts generateOptions) error {
+	start := d.now()
+	ms, err := loadCoins(ctx, opts.coinsDir, opts.coins)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		// --check may compare a repository with itself (the daemon
+		// repo's conformance job); writing over the input may not.
+		if !opts.check && samePath(filepath.Join(opts.outDir, m.Name), m.Dir) {
+			return usagef("--out %s would write over the coin's own folder %s; choose another --out", opts.outDir, m.Dir)
+		}
+	}
+	drift, err := leftovers(ctx, d, opts, start)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		// Between coins, the previous ones are complete and the next
+		// untouched: the place to stop on Ctrl-C.
+		if err := ctx.Err(); err != nil {
+			return context.Cause(ctx)
+		}
+		files, err := generator.Render(m, opts.render)
+		if err != nil {
+			return err
+		}
+		var changes []generator.Change
+		if opts.check {
+			changes, err = generator.Check(ctx, opts.outDir, m.Name, files)
+		} else {
+			changes, err = generator.Write(ctx, opts.outDir, m.Name, files)
+		}
+		if err != nil {
+			return err
+		}
+		drift += len(changes)
+		report(d, filepath.Join(opts.outDir, m.Name), changes, opts.check)
+	}
+	if len(opts.coins) == 0 {
+		n, err := prune(ctx, d, opts, ms)
+		if err != nil {
+			return err
+		}
+		drift += n
+	}
+	if opts.check && drift > 0 {
+		return fmt.Errorf("%s out of date: run coinpipe generate", plural(drift, "file"))
+	}
+	return nil
+}
+
+// leftovers removes (or, with --check, lists) the staging folders a killed
+// run left in the output folder, older than this run; it returns how many
+// count as drift.
+func leftovers(ctx context.Context, d *deps, opts generateOptions, start time.Time) (int, error) {
+	if opts.check {
+		stale, err := generator.StaleStaging(opts.outDir, start)
+		for _, p := range stale {
+			fmt.Fprintf(d.stdout, "%s: left by an interrupted run; would be removed\n", p)
+		}
+		return len(stale), err
+	}
+	done, err := generator.CleanStaging(ctx, opts.outDir, start)
+	for _, l := range done {
+		if l.Restored {
+			d.log.Warn("restored the previous output from a staging folder left by an interrupted run", "path", l.Path)
+		} else {
+			d.log.Warn("removed a staging folder left by an interrupted run", "path", l.Path)
+		}
+	}
+	return 0, err
+}
+
+// prune removes (or, with --check, lists) the generated folders of coins
+// no longer in coins/; it returns how many count as drift.
+func prune(ctx context.Context, d *deps, opts generateOptions, ms []*manifest.Manifest) (int, error) {
+	names := make([]string, len(ms))
+	for i, m := range ms {
+		names[i] = m.Name
+	}
+	orphans, err := generator.Orphans(opts.outDir, names)
+	if err != nil {
+		return 0, err
+	}
+	for _, name := range orphans {
+		dir, src := filepath.Join(opts.outDir, name), filepath.Join(opts.coinsDir, name)
+		if opts.check {
+			fmt.Fprintf(d.stdout, "%s: no %s; would be removed\n", dir, src)
+			continue
+		}
+		if err := generator.RemoveOrphan(ctx, opts.outDir, name); err != nil {
+			return 0, err
+		}
+		fmt.Fprintf(d.stdout, "%s: removed (no %s)\n", dir, src)
+	}
+	return len(orphans), nil
+}
+
 // report prints one line per coin, and with --check one line per stale file.
-func report(e *env, dir string, changes []generator.Change, check bool) {
+func report(d *deps, dir string, changes []generator.Change, check bool) {
 	switch {
 	case len(changes) == 0:
-		fmt.Fprintf(e.stdout, "%s: up to date\n", dir)
+		fmt.Fprintf(d.stdout, "%s: up to date\n", dir)
 	case check:
 		for _, c := range changes {
-			fmt.Fprintf(e.stdout, "%s: would be %s\n", filepath.Join(dir, c.Path), c.Kind)
+			fmt.Fprintf(d.stdout, "%s: would be %s\n", filepath.Join(dir, c.Path), c.Kind)
 		}
 	default:
-		fmt.Fprintf(e.stdout, "%s: %s written\n", dir, plural(len(changes), "change"))
+		fmt.Fprintf(d.stdout, "%s: %s written\n", dir, plural(len(changes), "change"))
 		for _, c := range changes {
-			e.log.Debug("generated", "file", filepath.Join(dir, c.Path), "change", c.Kind)
+			d.log.Debug("generated", "file", filepath.Join(dir, c.Path), "change", c.Kind)
 		}
 	}
 }

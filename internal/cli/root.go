@@ -1,6 +1,10 @@
 // Package cli holds coinpipe's commands, one file per verb. It is the only
-// place that turns errors into exit codes (ARCHITECTURE §5):
-// 0 ok, 1 operational failure, 2 invalid input, 3 verification failed.
+// place that reads the environment and the only place that turns errors
+// into exit codes (docs/architecture.md §5, §8): 0 ok, 1 operational failure,
+// 2 invalid input, 3 verification failed, 128+N stopped by signal N.
+//
+// A verb is an xOptions struct, a newXCmd(d *deps) that only fills it from
+// flags and arguments, and a runX(ctx, d, opts) that does the work.
 package cli
 
 import (
@@ -8,53 +12,50 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"gitlab.com/coinpipe/coinpipe/manifest"
 )
 
-// Exit codes.
-const (
-	ExitOK           = 0
-	ExitFailure      = 1
-	ExitInvalidInput = 2
-	ExitVerification = 3
-)
-
-// env is what every command gets: where to print and how to log.
-type env struct {
-	stdout, stderr io.Writer
-	log            *slog.Logger
+// Run executes coinpipe with args against the process environment and
+// clock, and returns the process exit code.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return execute(ctx, defaultDeps(stdout, stderr), args)
 }
 
-// Run executes coinpipe with args and returns the process exit code.
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr, log: newLogger(stderr)}
-	root := newRoot(e)
+// execute runs one command line with the given dependencies.
+func execute(ctx context.Context, d *deps, args []string) int {
+	root := newRoot(d)
 	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetOut(d.stdout)
+	root.SetErr(d.stderr)
 	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return ExitOK
-	}
-	var problems manifest.Problems
-	if errors.As(err, &problems) {
+	code := exitCode(ctx, err)
+	var (
+		problems manifest.Problems
+		sig      Signalled
+	)
+	switch {
+	case err == nil:
+	case errors.As(context.Cause(ctx), &sig):
+		// What the interrupted work returned (a cancelled download) is
+		// noise next to why it stopped.
+		fmt.Fprintf(d.stderr, "coinpipe: %v\n", sig)
+	case errors.As(err, &problems):
 		// One line per mistake, in the compiler format editors jump to.
 		for _, p := range problems {
-			fmt.Fprintln(stderr, p)
+			fmt.Fprintln(d.stderr, p)
 		}
-		fmt.Fprintf(stderr, "coinpipe: %s\n", plural(len(problems), "problem"))
-	} else {
-		fmt.Fprintln(stderr, "coinpipe: "+indentLines(err.Error()))
+		fmt.Fprintf(d.stderr, "coinpipe: %s\n", plural(len(problems), "problem"))
+	default:
+		fmt.Fprintln(d.stderr, "coinpipe: "+indentLines(err.Error()))
 	}
-	return exitCode(err)
+	return code
 }
 
-func newRoot(e *env) *cobra.Command {
+func newRoot(d *deps) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "coinpipe",
 		Short: "Build, verify and roll out cryptocurrency node images from coin manifests",
@@ -62,7 +63,8 @@ func newRoot(e *env) *cobra.Command {
 (Dockerfile, entry point, systemd unit, CI), verifies upstream releases against
 pinned OpenPGP keys, and proposes, builds and rolls out upgrades.
 
-Exit codes: 0 ok, 1 operational failure, 2 invalid input, 3 verification failed.`,
+Exit codes: 0 ok, 1 operational failure, 2 invalid input, 3 verification
+failed, 130 interrupted (SIGINT), 143 terminated (SIGTERM).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// Runnable so that an unknown verb is a usage error (exit 2) rather
@@ -70,29 +72,57 @@ Exit codes: 0 ok, 1 operational failure, 2 invalid input, 3 verification failed.
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usagef("unknown command %q; run coinpipe --help", args[0])
+				return usagef("unknown command %q%s", args[0], suggest(cmd, args[0], "run coinpipe --help"))
 			}
 			return cmd.Help()
 		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
-		newValidateCmd(e),
-		newGenerateCmd(e),
-		newVerifyCmd(e),
-		newVerifySignatureCmd(e),
-		newVersionCmd(e),
+		newValidateCmd(d),
+		newGenerateCmd(d),
+		newVerifyCmd(d),
+		newVerifySignatureCmd(d),
+		newVersionCmd(d),
 	)
+	root.SetHelpCommand(newHelpCmd(root))
 	return root
 }
 
-// usageError is a mistake in flags or arguments.
-type usageError struct{ err error }
+// newHelpCmd replaces cobra's help verb, which prints "Unknown help topic"
+// and exits 0: a script asking for help on a verb that does not exist
+// learns it from the exit code.
+func newHelpCmd(root *cobra.Command) *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(_ *cobra.Command, args []string) error {
+			cmd, rest, err := root.Find(args)
+			if err != nil || len(rest) > 0 {
+				topic := strings.Join(args, " ")
+				return usagef("unknown help topic %q%s", topic, suggest(root, args[0], "run coinpipe help"))
+			}
+			return cmd.Help()
+		},
+	}
+}
 
-func (u usageError) Error() string { return u.err.Error() }
-func (u usageError) Unwrap() error { return u.err }
-
-func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+// suggest completes an "unknown command" message: the verbs within a typo's
+// reach, or where to look.
+func suggest(root *cobra.Command, typed, otherwise string) string {
+	if root.SuggestionsMinimumDistance <= 0 {
+		root.SuggestionsMinimumDistance = 2
+	}
+	var quoted []string
+	for _, s := range root.SuggestionsFor(typed) {
+		quoted = append(quoted, fmt.Sprintf("%q", s))
+	}
+	if len(quoted) == 0 {
+		return "; " + otherwise
+	}
+	return "; did you mean " + strings.Join(quoted, " or ") + "?"
+}
 
 // noArgs and exactArgs are cobra's argument checks returning usage errors.
 func noArgs(cmd *cobra.Command, args []string) error {
@@ -111,47 +141,9 @@ func exactArgs(n int) cobra.PositionalArgs {
 	}
 }
 
-// invalidInputError marks errors that are the input's fault (exit 2).
-type invalidInputError interface{ InvalidInput() bool }
-
-// verificationError marks failed verification (exit 3).
-type verificationError interface{ VerificationFailed() bool }
-
-func exitCode(err error) int {
-	var (
-		usage usageError
-		bad   invalidInputError
-		ver   verificationError
-	)
-	switch {
-	case errors.As(err, &ver) && ver.VerificationFailed():
-		return ExitVerification
-	case errors.As(err, &usage), errors.As(err, &bad) && bad.InvalidInput():
-		return ExitInvalidInput
-	default:
-		return ExitFailure
-	}
-}
-
-// newLogger logs text on a terminal and JSON in CI, where logs are parsed.
-func newLogger(w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
-	if os.Getenv("CI") == "true" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
 // indentLines keeps multi-line errors (one problem per line) readable.
 func indentLines(s string) string {
-	out := []byte{}
-	for i := 0; i < len(s); i++ {
-		out = append(out, s[i])
-		if s[i] == '\n' {
-			out = append(out, []byte("  ")...)
-		}
-	}
-	return string(out)
+	return strings.ReplaceAll(s, "\n", "\n  ")
 }
 
 func plural(n int, word string) string {

@@ -1,16 +1,24 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
+	"gitlab.com/coinpipe/coinpipe/internal/readcap"
 	"gitlab.com/coinpipe/coinpipe/manifest"
 )
 
-func newValidateCmd(e *env) *cobra.Command {
-	var coinsDir string
+type validateOptions struct {
+	coinsDir string
+	coins    []string // none: every coin
+}
+
+func newValidateCmd(d *deps) *cobra.Command {
+	var opts validateOptions
 	cmd := &cobra.Command{
 		Use:   "validate [--coins DIR] [COIN...]",
 		Short: "Check coin manifests and report every mistake at once",
@@ -25,23 +33,31 @@ It exits 2 when any manifest has a mistake.`,
   coinpipe validate bitcoin monero
   coinpipe validate --coins ./my-coins`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ms, err := loadCoins(coinsDir, args)
-			if err != nil {
-				return err
-			}
-			for _, m := range ms {
-				fmt.Fprintf(e.stdout, "ok\t%s\t%s\n", m.Name, m.Version)
-			}
-			return nil
+			opts.coins = args
+			return runValidate(cmd.Context(), d, opts)
 		},
 	}
-	cmd.Flags().StringVar(&coinsDir, "coins", "coins", "folder holding one folder per coin")
+	cmd.Flags().StringVar(&opts.coinsDir, "coins", "coins", "folder holding one folder per coin")
 	return cmd
+}
+
+func runValidate(ctx context.Context, d *deps, opts validateOptions) error {
+	ms, err := loadCoins(ctx, opts.coinsDir, opts.coins)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		fmt.Fprintf(d.stdout, "ok\t%s\t%s\n", m.Name, m.Version)
+	}
+	return nil
 }
 
 // loadCoins opens and validates the named coins (or all), collecting the
 // problems of every manifest before failing.
-func loadCoins(coinsDir string, names []string) ([]*manifest.Manifest, error) {
+func loadCoins(ctx context.Context, coinsDir string, names []string) ([]*manifest.Manifest, error) {
+	if err := requireDir("--coins", coinsDir); err != nil {
+		return nil, err
+	}
 	dirs, err := manifest.Discover(coinsDir, names)
 	if err != nil {
 		return nil, err
@@ -51,6 +67,9 @@ func loadCoins(coinsDir string, names []string) ([]*manifest.Manifest, error) {
 		loaded []*manifest.Manifest
 	)
 	for _, dir := range dirs {
+		if err := ctx.Err(); err != nil {
+			return nil, context.Cause(ctx)
+		}
 		m, err := manifest.Open(dir)
 		var ps manifest.Problems
 		switch {
@@ -66,4 +85,20 @@ func loadCoins(coinsDir string, names []string) ([]*manifest.Manifest, error) {
 		return nil, all
 	}
 	return loaded, nil
+}
+
+// requireDir refuses a folder flag naming nothing, or not a folder: a
+// typo is the input's fault (exit 2), not a failed verification or an
+// operational failure.
+func requireDir(flag, dir string) error {
+	info, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return usagef("%s %s: no such folder", flag, dir)
+	case err != nil:
+		return usagef("%s %s: %w", flag, dir, err)
+	case !info.IsDir():
+		return usagef("%s %s: is %s, not a folder", flag, dir, readcap.Kind(info.Mode()))
+	}
+	return nil
 }

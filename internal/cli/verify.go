@@ -1,21 +1,24 @@
 package cli
 
 import (
+	"context"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
-	"gitlab.com/coinpipe/coinpipe/internal/download"
 	"gitlab.com/coinpipe/coinpipe/manifest"
 	"gitlab.com/coinpipe/coinpipe/release"
 )
 
-func newVerifyCmd(e *env) *cobra.Command {
-	var (
-		coinsDir, dir string
-		artifacts     bool
-	)
+type verifyOptions struct {
+	coinsDir  string
+	dir       string // "": download
+	artifacts bool
+	coin      string
+}
+
+func newVerifyCmd(d *deps) *cobra.Command {
+	var opts verifyOptions
 	cmd := &cobra.Command{
 		Use:   "verify [--coins DIR] [--dir DIR] [--artifacts] COIN",
 		Short: "Verify a coin's pinned release against upstream's signed checksums",
@@ -36,65 +39,80 @@ only --artifacts can check anything.
 With --dir nothing is downloaded: each file is read from DIR/<file name>, or
 DIR/<signer>/<file name> for per-signer URLs. Downloads honour
 COINPIPE_DOWNLOAD_MIRROR (https://host/path is fetched from $MIRROR/host/path).
+A download that sends nothing for 60s, or takes longer than 2m (checksums and
+signatures) or 30m (an artifact), fails.
 
 Output: one line per signature (as verify-signature prints them), one line
 per artifact, then a verdict line. Exit codes: 0 verified, 3 verification
-failed, 2 invalid manifest or flags, 1 download or I/O failure.`,
+failed, 2 invalid manifest or flags or a missing --dir, 1 download or I/O
+failure.`,
 		Example: `  coinpipe verify bitcoin
   coinpipe verify --artifacts monero        # also download and hash the archives
   coinpipe verify --dir ./release dogecoin  # files fetched beforehand, no network
   COINPIPE_DOWNLOAD_MIRROR=http://mirror.internal coinpipe verify bitcoin`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ms, err := loadCoins(coinsDir, args)
-			if err != nil {
-				return err
-			}
-			var src release.Source = release.Download{Client: &download.Client{Mirror: os.Getenv(download.MirrorEnv), Log: e.log}, Log: e.log}
-			if dir != "" {
-				src = release.Dir(dir)
-			}
-			m := ms[0]
-			rep, err := release.Verify(cmd.Context(), m, src, artifacts)
-			printReport(e, m, rep, err)
-			return err
+			opts.coin = args[0]
+			return runVerify(cmd.Context(), d, opts)
 		},
 	}
-	cmd.Flags().StringVar(&coinsDir, "coins", "coins", "folder holding one folder per coin")
-	cmd.Flags().StringVar(&dir, "dir", "", "read release files from this folder instead of downloading them")
-	cmd.Flags().BoolVar(&artifacts, "artifacts", false, "also download every artifact and check its sha256")
+	cmd.Flags().StringVar(&opts.coinsDir, "coins", "coins", "folder holding one folder per coin")
+	cmd.Flags().StringVar(&opts.dir, "dir", "", "read release files from this folder instead of downloading them")
+	cmd.Flags().BoolVar(&opts.artifacts, "artifacts", false, "also download every artifact and check its sha256")
 	return cmd
+}
+
+func runVerify(ctx context.Context, d *deps, opts verifyOptions) error {
+	// A mistyped --dir would otherwise read as "no signer published
+	// anything": a verification failure (3) instead of a typo (2).
+	if opts.dir != "" {
+		if err := requireDir("--dir", opts.dir); err != nil {
+			return err
+		}
+	}
+	ms, err := loadCoins(ctx, opts.coinsDir, []string{opts.coin})
+	if err != nil {
+		return err
+	}
+	var src release.Source = release.Download{Client: d.downloader(), Log: d.log}
+	if opts.dir != "" {
+		src = release.Dir(opts.dir)
+	}
+	m := ms[0]
+	rep, err := release.Verify(ctx, m, src, opts.artifacts)
+	printReport(d, m, rep, err)
+	return err
 }
 
 // printReport prints what was verified, as far as it got: one line per
 // missing signer file and per signature, one per artifact check, then the
 // verdict when everything passed (a failure goes to stderr as the error).
-func printReport(e *env, m *manifest.Manifest, rep *release.Report, err error) {
+func printReport(d *deps, m *manifest.Manifest, rep *release.Report, err error) {
 	for _, miss := range rep.Missing {
-		fmt.Fprintf(e.stdout, "missing\t-\t%s\t%v\n", miss.Signer, miss.Err)
+		fmt.Fprintf(d.stdout, "missing\t-\t%s\t%v\n", miss.Signer, miss.Err)
 	}
 	if rep.Checksums != nil {
 		// A failed verdict ends with its FAILED line; a good one is summed
 		// up by the final verdict.
-		printVerdict(e, rep.Checksums, !rep.Checksums.OK())
+		printVerdict(d, rep.Checksums, !rep.Checksums.OK())
 	}
 	for _, a := range rep.Artifacts {
 		switch {
 		case a.Unsigned:
-			fmt.Fprintf(e.stdout, "unsigned\t%s\t%s\tupstream signs nothing: only the pinned sha256 protects the build\n", a.Platform, a.File)
+			fmt.Fprintf(d.stdout, "unsigned\t%s\t%s\tupstream signs nothing: only the pinned sha256 protects the build\n", a.Platform, a.File)
 		case a.Listed:
-			fmt.Fprintf(e.stdout, "checksum ok\t%s\t%s\t%s\n", a.Platform, a.File, a.SHA256)
+			fmt.Fprintf(d.stdout, "checksum ok\t%s\t%s\t%s\n", a.Platform, a.File, a.SHA256)
 		}
 	}
 	for _, a := range rep.Artifacts {
 		if a.Signatures != nil {
-			printVerdict(e, a.Signatures, true)
+			printVerdict(d, a.Signatures, true)
 		}
 		if a.Hashed {
-			fmt.Fprintf(e.stdout, "artifact ok\t%s\t%s\t%s\n", a.Platform, a.File, a.SHA256)
+			fmt.Fprintf(d.stdout, "artifact ok\t%s\t%s\t%s\n", a.Platform, a.File, a.SHA256)
 		}
 	}
 	if err == nil {
-		fmt.Fprintf(e.stdout, "OK: %s %s verified: %s\n", m.Name, m.Version, rep.Summary)
+		fmt.Fprintf(d.stdout, "OK: %s %s verified: %s\n", m.Name, m.Version, rep.Summary)
 	}
 }

@@ -1,23 +1,43 @@
 package cli
 
 import (
-	"bytes"
-	"errors"
+	"context"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
+	"gitlab.com/coinpipe/coinpipe/internal/ctxio"
+	"gitlab.com/coinpipe/coinpipe/internal/readcap"
 	"gitlab.com/coinpipe/coinpipe/verify"
 )
 
-func newVerifySignatureCmd(e *env) *cobra.Command {
-	var (
-		keyFiles  []string
-		threshold int
-		sigFile   string
-	)
+// Caps on the local files verify-signature reads. Real material is far
+// below them (a key file is a few KiB, Bitcoin Core's SHA256SUMS.asc with
+// 15 builders about 15 KiB, SHA256SUMS a few KiB): they only stop a
+// device, a wrong path or a hostile file from growing memory for ever.
+const (
+	maxKeyFile       = 1 << 20 // one --key file
+	maxSignatureFile = 1 << 20 // --signature
+	// maxClearsigned caps a clearsigned FILE, held in memory; the same as
+	// a downloaded checksums file.
+	maxClearsigned = 64 << 20
+	// maxSignedStream caps a FILE with a detached signature, streamed
+	// through the hashes (a release archive): twice download's cap on
+	// streamed archives, so that anything verify can download can also
+	// be checked here.
+	maxSignedStream = 4 << 30
+)
+
+type verifySignatureOptions struct {
+	keyFiles  []string
+	threshold int
+	sigFile   string // "": FILE is clearsigned
+	file      string
+}
+
+func newVerifySignatureCmd(d *deps) *cobra.Command {
+	var opts verifySignatureOptions
 	cmd := &cobra.Command{
 		Use:   "verify-signature --key FILE [--key FILE...] [--threshold N] [--signature SIG] FILE",
 		Short: "Check OpenPGP signatures on a file against pinned keys, with a threshold",
@@ -29,6 +49,10 @@ signatures over FILE (armored or binary; several armor blocks one after the
 other, as in Bitcoin Core's SHA256SUMS.asc, are all read). Without it, FILE
 is a clearsigned message.
 
+Inputs must be regular files (not /dev/stdin, a pipe or a device) within
+these limits: a --key file 1 MiB, SIG 1 MiB, a clearsigned FILE 64 MiB, a
+FILE with a detached signature 4 GiB (it is streamed, not held in memory).
+
 It prints one line per signature, tab-separated (status, fingerprint or key
 ID, user ID, detail), then a verdict line:
 
@@ -39,8 +63,9 @@ ID, user ID, detail), then a verdict line:
   not counted                          e.g. a SHA-1 signature or a revoked key
   BAD                                  fails the whole verification
 
-Exit codes: 0 the threshold is met, 3 verification failed, 2 bad flags or
-unreadable input files.`,
+Exit codes: 0 the threshold is met, 3 verification failed, 2 bad flags,
+missing, unreadable or oversized input files, or a --threshold larger than
+the number of distinct keys given.`,
 		Example: `  # Bitcoin Core: three builders must have signed SHA256SUMS
   coinpipe verify-signature --threshold 3 \
     --key keys/achow101.asc --key keys/fanquake.asc --key keys/laanwj.asc \
@@ -54,65 +79,99 @@ unreadable input files.`,
     --signature dogecoin-linux-1.14-build.assert.sig dogecoin-linux-1.14-build.assert`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(keyFiles) == 0 {
-				return usagef("at least one --key FILE is required")
-			}
-			if threshold < 1 {
-				return usagef("--threshold must be at least 1, got %d", threshold)
-			}
-			var keys []*verify.Key
-			for _, f := range keyFiles {
-				k, err := verify.ReadKeyFile(f)
-				if err != nil {
-					return usageError{fmt.Errorf("--key: %w", err)}
-				}
-				keys = append(keys, k...)
-			}
-			data, err := os.ReadFile(args[0])
-			if err != nil {
-				return usageError{err}
-			}
-			v := &verify.Verifier{Keys: keys, Threshold: threshold}
-			var verdict *verify.Verdict
-			if sigFile != "" {
-				sigs, err := os.ReadFile(sigFile)
-				if err != nil {
-					return usageError{fmt.Errorf("--signature: %w", err)}
-				}
-				verdict, err = v.Detached(bytes.NewReader(data), sigs)
-				return reportVerdict(e, verdict, err)
-			}
-			_, verdict, err = v.Clearsigned(data)
-			return reportVerdict(e, verdict, err)
+			opts.file = args[0]
+			return runVerifySignature(cmd.Context(), d, opts)
 		},
 	}
-	cmd.Flags().StringArrayVar(&keyFiles, "key", nil, "pinned public key file, armored or binary; repeat for more keys")
-	cmd.Flags().IntVar(&threshold, "threshold", 1, "how many distinct pinned keys must have signed")
-	cmd.Flags().StringVar(&sigFile, "signature", "", "detached signature file over FILE; without it FILE must be clearsigned")
+	cmd.Flags().StringArrayVar(&opts.keyFiles, "key", nil, "pinned public key file, armored or binary; repeat for more keys")
+	cmd.Flags().IntVar(&opts.threshold, "threshold", 1, "how many distinct pinned keys must have signed")
+	cmd.Flags().StringVar(&opts.sigFile, "signature", "", "detached signature file over FILE; without it FILE must be clearsigned")
 	return cmd
 }
 
-// reportVerdict prints every signature and the verdict, and passes err on.
-func reportVerdict(e *env, verdict *verify.Verdict, err error) error {
-	var f *verify.Failure
-	if verdict == nil && errors.As(err, &f) {
-		verdict = f.Verdict
+func runVerifySignature(ctx context.Context, d *deps, opts verifySignatureOptions) error {
+	if len(opts.keyFiles) == 0 {
+		return usagef("at least one --key FILE is required")
 	}
+	if opts.threshold < 1 {
+		return usagef("--threshold must be at least 1, got %d", opts.threshold)
+	}
+	keys, err := readKeys(opts.keyFiles)
+	if err != nil {
+		return err
+	}
+	if n := distinctKeys(keys); opts.threshold > n {
+		return usagef("--threshold %d can never be met: the --key files hold %s", opts.threshold, plural(n, "distinct key"))
+	}
+	v := &verify.Verifier{Keys: keys, Threshold: opts.threshold, Now: d.now()}
+	if opts.sigFile == "" {
+		data, err := readcap.ReadFile(opts.file, maxClearsigned)
+		if err != nil {
+			return err
+		}
+		_, verdict, err := v.Clearsigned(data)
+		return reportVerdict(d, verdict, err)
+	}
+	sigs, err := readcap.ReadFile(opts.sigFile, maxSignatureFile)
+	if err != nil {
+		return usageError{fmt.Errorf("--signature: %w", err)}
+	}
+	f, err := readcap.Open(opts.file, maxSignedStream)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	verdict, err := v.Detached(ctxio.Reader(ctx, f), sigs)
+	if ctx.Err() != nil {
+		return context.Cause(ctx) // an interrupted hash says nothing about the signatures
+	}
+	return reportVerdict(d, verdict, err)
+}
+
+// readKeys reads and parses every --key file.
+func readKeys(files []string) ([]*verify.Key, error) {
+	var keys []*verify.Key
+	for _, f := range files {
+		data, err := readcap.ReadFile(f, maxKeyFile)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--key: %w", err)}
+		}
+		k, err := verify.ParseKeys(data)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--key %s: %w", f, err)}
+		}
+		keys = append(keys, k...)
+	}
+	return keys, nil
+}
+
+// distinctKeys counts primary keys: the same key in two files counts once,
+// as it does towards the threshold.
+func distinctKeys(keys []*verify.Key) int {
+	seen := map[string]bool{}
+	for _, k := range keys {
+		seen[k.Fingerprint] = true
+	}
+	return len(seen)
+}
+
+// reportVerdict prints every signature and the verdict, and passes err on.
+func reportVerdict(d *deps, verdict *verify.Verdict, err error) error {
 	if verdict != nil {
-		printVerdict(e, verdict, true)
+		printVerdict(d, verdict, true)
 	}
 	return err
 }
 
 // printVerdict prints every signature, logs its warnings and, with
 // summary, ends with the verdict line.
-func printVerdict(e *env, v *verify.Verdict, summary bool) {
-	printSignatures(e.stdout, v)
+func printVerdict(d *deps, v *verify.Verdict, summary bool) {
+	printSignatures(d.stdout, v)
 	for _, w := range v.Warnings() {
-		e.log.Warn(w)
+		d.log.Warn(w)
 	}
 	if summary {
-		fmt.Fprintln(e.stdout, v.Summary())
+		fmt.Fprintln(d.stdout, v.Summary())
 	}
 }
 

@@ -7,13 +7,16 @@ import (
 	"testing"
 )
 
-// The real upstream vectors live with the verify package.
-const vectors = "../../verify/testdata/"
+// The real upstream vectors live in testdata/vectors at the repository root.
+const vectors = "../../testdata/vectors/"
 
 const (
 	btcDir    = vectors + "bitcoin-guix/26.0/"
 	histAchow = btcDir + "keys/historical/bc4efc7a3c5d/achow101.gpg"
 	fanquake  = btcDir + "keys/fanquake.gpg"
+	// binaryfate signs Monero, never Bitcoin Core: a pinned key that did
+	// not sign.
+	binaryfate = vectors + "monero/keys/binaryfate.asc"
 )
 
 // concat writes the files one after the other into a temporary file.
@@ -58,9 +61,13 @@ func TestVerifySignature(t *testing.T) {
 	}{
 		{"bitcoin, threshold 2", []string{"--key", histAchow, "--key", fanquake, "--threshold", "2", "--signature", sha256sumsAsc, sums},
 			ExitOK, achowLine + fanquakeLine + laanwjLine + "OK: 2 pinned keys signed (2 required)\n", "expired since 2024-08-20"},
-		{"bitcoin, threshold 3", []string{"--key", histAchow, "--key", fanquake, "--threshold", "3", "--signature", sha256sumsAsc, sums},
+		{"bitcoin, threshold 3", []string{"--key", histAchow, "--key", fanquake, "--key", binaryfate, "--threshold", "3", "--signature", sha256sumsAsc, sums},
 			ExitVerification, achowLine + fanquakeLine + laanwjLine + "FAILED: only 2 of the 3 required pinned keys made a good signature\n",
 			"coinpipe: verification failed: only 2 of the 3 required"},
+		{"threshold above the keys given", []string{"--key", histAchow, "--key", fanquake, "--threshold", "3", "--signature", sha256sumsAsc, sums},
+			ExitInvalidInput, "", "coinpipe: --threshold 3 can never be met: the --key files hold 2 distinct keys\n"},
+		{"the same key twice counts once", []string{"--key", fanquake, "--key", fanquake, "--threshold", "2", "--signature", sha256sumsAsc, sums},
+			ExitInvalidInput, "", "coinpipe: --threshold 2 can never be met: the --key files hold 1 distinct key\n"},
 		{"bitcoin, one hash changed", []string{"--key", histAchow, "--key", fanquake, "--signature", sha256sumsAsc, tampered},
 			ExitVerification, "", "bad signature by pinned key 152812300785C96444D3334D17565732E08E5E41"},
 		{"monero, clearsigned", []string{"--key", vectors + "monero/keys/binaryfate.asc", vectors + "monero/v0.18.5.1/hashes.txt"},

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"runtime/debug"
 
@@ -10,16 +11,22 @@ import (
 // version is set at build time with -ldflags "-X .../internal/cli.version=v1.2.3".
 var version = ""
 
-func newVersionCmd(e *env) *cobra.Command {
+type versionOptions struct{}
+
+func newVersionCmd(d *deps) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print coinpipe's version",
 		Args:  noArgs,
-		RunE: func(*cobra.Command, []string) error {
-			fmt.Fprintln(e.stdout, "coinpipe", buildVersion())
-			return nil
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runVersion(cmd.Context(), d, versionOptions{})
 		},
 	}
+}
+
+func runVersion(_ context.Context, d *deps, _ versionOptions) error {
+	fmt.Fprintln(d.stdout, "coinpipe", buildVersion())
+	return nil
 }
 
 // buildVersion prefers the linker-set version, then the module version and

@@ -1,6 +1,6 @@
 // Package download fetches release files over HTTP(S) or from file:// URLs,
 // with timeouts, size limits, retries and the download mirror of
-// ARCHITECTURE §4. What it returns is never trusted: callers verify
+// docs/architecture.md §4. What it returns is never trusted: callers verify
 // signatures and pinned digests.
 package download
 
@@ -27,6 +27,8 @@ const (
 	DefaultAttempts       = 4
 	DefaultBackoff        = time.Second
 	DefaultIdleTimeout    = time.Minute
+	DefaultFetchTimeout   = 2 * time.Minute  // a checksums or signature file, all attempts
+	DefaultStreamTimeout  = 30 * time.Minute // a release archive, all attempts
 	maxBackoff            = 30 * time.Second
 )
 
@@ -46,9 +48,12 @@ type Client struct {
 	// means DefaultBackoff.
 	Backoff time.Duration
 	// IdleTimeout abandons a response body that sends nothing for this
-	// long; 0 means DefaultIdleTimeout. There is no overall timeout: a
-	// 2 GiB archive on a slow link may take long, and ctx bounds it.
+	// long; 0 means DefaultIdleTimeout. The attempt is retried.
 	IdleTimeout time.Duration
+	// FetchTimeout and StreamTimeout bound one download, every attempt and
+	// wait included: a server that drips a byte now and then never trips
+	// IdleTimeout. 0 means DefaultFetchTimeout and DefaultStreamTimeout.
+	FetchTimeout, StreamTimeout time.Duration
 	// Mirror, when set, maps https://host/path to <Mirror>/host/path.
 	Mirror string
 	// Log, when set, hears about retries.
@@ -71,7 +76,7 @@ var defaultHTTP = &http.Client{Transport: &http.Transport{
 // Fetch downloads a small file (checksums, signatures) into memory.
 func (c *Client) Fetch(ctx context.Context, rawURL string) ([]byte, error) {
 	var data []byte
-	err := c.get(ctx, rawURL, or(c.MaxBytes, DefaultMaxBytes), func(r io.Reader) error {
+	err := c.get(ctx, rawURL, or(c.MaxBytes, DefaultMaxBytes), or(c.FetchTimeout, DefaultFetchTimeout), func(r io.Reader) error {
 		var err error
 		data, err = io.ReadAll(r)
 		return err
@@ -85,7 +90,7 @@ func (c *Client) Fetch(ctx context.Context, rawURL string) ([]byte, error) {
 // each time (a new hash, a truncated file); an error consume returns
 // itself is returned as is, not retried.
 func (c *Client) Stream(ctx context.Context, rawURL string, consume func(io.Reader) error) error {
-	return c.get(ctx, rawURL, or(c.MaxStreamBytes, DefaultMaxStreamBytes), consume)
+	return c.get(ctx, rawURL, or(c.MaxStreamBytes, DefaultMaxStreamBytes), or(c.StreamTimeout, DefaultStreamTimeout), consume)
 }
 
 // SHA256 streams a file and returns its SHA-256 (lower-case hex) and size.
@@ -105,20 +110,44 @@ func (c *Client) SHA256(ctx context.Context, rawURL string) (string, int64, erro
 	return sum, n, nil
 }
 
-// get resolves the mirror, then reads a file:// URL or retries an HTTP GET.
-func (c *Client) get(ctx context.Context, rawURL string, limit int64, consume func(io.Reader) error) error {
+// errDeadline is the cause of a download cancelled by its overall timeout.
+var errDeadline = errors.New("download deadline passed")
+
+// get resolves the mirror, then reads a file:// URL or retries an HTTP GET
+// until timeout.
+func (c *Client) get(ctx context.Context, rawURL string, limit int64, timeout time.Duration, consume func(io.Reader) error) error {
 	target, err := MirrorURL(c.Mirror, rawURL)
 	if err != nil {
 		return err
 	}
 	if isFileURL(target) {
-		return readFileURL(target, limit, consume)
+		return readFileURL(ctx, target, limit, consume)
+	}
+	parent := ctx
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errDeadline)
+	defer cancel()
+	// Whatever an attempt returned, a passed deadline or an interruption
+	// is why it failed.
+	stopped := func(err error) error {
+		switch {
+		case parent.Err() != nil:
+			return fmt.Errorf("downloading %s: %w", Redact(target), context.Cause(parent))
+		case errors.Is(context.Cause(ctx), errDeadline):
+			return &TimeoutError{URL: Redact(target), After: timeout}
+		}
+		return err
 	}
 	backoff := or(c.Backoff, DefaultBackoff)
 	attempts := or(c.Attempts, DefaultAttempts)
 	for attempt := 1; ; attempt++ {
 		err := c.attempt(ctx, target, limit, consume)
-		if err == nil || !retryable(err) || attempt >= attempts || ctx.Err() != nil {
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return stopped(err)
+		}
+		if !retryable(err) || attempt >= attempts {
 			return err
 		}
 		if c.Log != nil {
@@ -126,7 +155,7 @@ func (c *Client) get(ctx context.Context, rawURL string, limit int64, consume fu
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("fetching %s: %w", Redact(target), ctx.Err())
+			return stopped(err)
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, maxBackoff)
@@ -139,7 +168,7 @@ func (c *Client) attempt(ctx context.Context, target string, limit int64, consum
 	defer cancel(nil)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
-		return fmt.Errorf("fetching %s: %w", Redact(target), err)
+		return fmt.Errorf("downloading %s: %w", Redact(target), err)
 	}
 	req.Header.Set("User-Agent", "coinpipe")
 	client := c.HTTP
@@ -172,7 +201,7 @@ func (c *Client) attempt(ctx context.Context, target string, limit int64, consum
 		}
 		return &transportError{url: target, err: cause}
 	case err != nil:
-		return fmt.Errorf("fetching %s: %w", Redact(target), err)
+		return fmt.Errorf("downloading %s: %w", Redact(target), err)
 	}
 	return nil
 }

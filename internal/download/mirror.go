@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// MirrorURL applies the mirror rule of ARCHITECTURE §4: with mirror
+// MirrorURL applies the mirror rule of docs/architecture.md §4: with mirror
 // http://mirror.example, https://host/path?q becomes
 // http://mirror.example/host/path?q. An empty mirror, and file:// URLs,
 // leave rawURL as it is. The mirror cannot change what is installed: the
