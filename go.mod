@@ -1,10 +1,10 @@
 module gitlab.com/coinpipe/coinpipe
 
-go 1.26.8
+go 1.26.6
 
 require (
 	github.com/ProtonMail/go-crypto v1.5.2
-	github.com/moby/buildkit v0.34.2
+	github.com/moby/buildkit v0.33.0
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	github.com/spf13/cobra v1.10.2
 	go.yaml.in/yaml/v3 v3.0.6
