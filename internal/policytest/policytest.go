@@ -252,6 +252,31 @@ func damaged(c Case, gpgv ...string) Case {
 	return c
 }
 
+// realStatus is the verdict on a real upstream signature by the key (or
+// subkey) whose ID is signingKeyID: good, or good with "expired since" once
+// that key has expired, so the table stays true as real keys reach their
+// expiry dates (the judges run on the real clock). The expiry comes from
+// verify's key reader, which TestOracleKeys holds to gpg's view.
+func realStatus(t testing.TB, keyFile []byte, signingKeyID string) verify.Status {
+	t.Helper()
+	keys, err := verify.ParseKeys(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		for _, sk := range k.SignerKeys() {
+			if strings.HasSuffix(sk.Fingerprint, signingKeyID) {
+				if !sk.Expires.IsZero() && time.Now().After(sk.Expires) {
+					return verify.StatusGoodExpiredSince
+				}
+				return verify.StatusGood
+			}
+		}
+	}
+	t.Fatalf("no key %s in the key file", signingKeyID)
+	return verify.StatusGood
+}
+
 // Cases builds the table. Keys made here are dated relative to the current
 // time, because gpgv has no clock override; every judge uses the real clock.
 func Cases(t testing.TB) []Case {
@@ -269,7 +294,13 @@ func Cases(t testing.TB) []Case {
 		return Case{Name: "bitcoin 26.0: " + name, Mode: Detached, Format: "sha256sum", Keys: keys, Threshold: threshold,
 			Artifact: btcArtifact, SHA256: btcSHA256, Units: []Unit{{Sums: sums, Sig: sigs}}, OK: ok, Why: why, Sigs: want}
 	}
-	good := func(fpr string) Sig { return Sig{Status: verify.StatusGood, ID: fpr} }
+	// achow101 signs with his primary key, fanquake and laanwj with
+	// subkeys; laanwj's expires in February 2027, achow101's in August.
+	signingKey := map[string]string{fprAchow: "17565732E08E5E41", fprFanquake: "2EEB9F5CC09526C1", fprLaanwj: idLaanwj, fprBinary: "2593838EABB1F655"}
+	keyData := map[string][]byte{fprAchow: btcKeys[0].Data, fprFanquake: btcKeys[1].Data, fprLaanwj: btcKeys[2].Data, fprBinary: v("monero/keys/binaryfate.asc")}
+	good := func(fpr string) Sig {
+		return Sig{Status: realStatus(t, keyData[fpr], signingKey[fpr]), ID: fpr}
+	}
 	threeGood := []Sig{good(fprAchow), good(fprFanquake), good(fprLaanwj)}
 
 	monero := v("monero/v0.18.5.1/hashes.txt")
