@@ -42,6 +42,9 @@ type data struct {
 	Snapshot              bool
 	ECR                   string
 	CI                    ciData
+	// Committed are the signed release files the coin commits under
+	// release/, relative to it (manifest.Committed); none: downloaded.
+	Committed []string
 }
 
 type artifactData struct {

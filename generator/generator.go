@@ -57,6 +57,13 @@ func Render(m *manifest.Manifest, opts Options) ([]File, error) {
 		return nil, err
 	}
 	d.Signatures.KeyTable = table
+	// Committed signed material (coins/<coin>/release/) goes into the
+	// daemon repository; release.sh then downloads only the artifact.
+	committed, err := m.Committed()
+	if err != nil {
+		return nil, fmt.Errorf("rendering %s: %w", m.Name, err)
+	}
+	d.Committed = committed
 	files := make([]File, 0, len(rendered)+len(m.Release.Signatures.Keys)+len(m.Runtime.Config)+1)
 	for _, r := range rendered {
 		var buf bytes.Buffer
@@ -72,6 +79,9 @@ func Render(m *manifest.Manifest, opts Options) ([]File, error) {
 	}
 	for _, c := range m.Runtime.Config {
 		copied[path.Clean(c.File)] = true
+	}
+	for _, rel := range committed {
+		copied[manifest.ReleaseDir+rel] = true
 	}
 	for rel := range copied {
 		b, err := m.ReadFile(rel)

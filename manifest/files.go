@@ -3,9 +3,12 @@ package manifest
 import (
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 
 	"gitlab.com/coinpipe/coinpipe/internal/readcap"
@@ -19,12 +22,21 @@ const (
 	MaxManifestSize = 256 << 10
 	MaxKeyFileSize  = 1 << 20
 	MaxConfigSize   = 1 << 20
+	// Committed release material (ReleaseDir): Bitcoin Core's SHA256SUMS
+	// with a dozen builders' signatures is under 100 KiB; the caps match
+	// what a download of such a file may hold (64 MiB) in total.
+	MaxReleaseFileSize  = 16 << 20
+	MaxReleaseTotalSize = 64 << 20
 )
 
 // Folders of a coin folder that manifests may name files in.
 const (
 	KeysDir  = "keys/"
 	FilesDir = "files/"
+	// ReleaseDir holds the verified checksums and signature files of the
+	// pinned version, laid out as release.Dir reads them (ReleaseFiles);
+	// the daemon repository's release.sh uses them instead of downloading.
+	ReleaseDir = "release/"
 )
 
 // linkReason completes "<path> is a symbolic link; ...": coinpipe refuses
@@ -34,9 +46,10 @@ const (
 const linkReason = "is a symbolic link; coinpipe reads only regular files inside the coin folder"
 
 // ReadFile reads a file the manifest names (a key under keys/, a config
-// file under files/), relative to the coin folder. It refuses absolute
-// paths, ".." and any symbolic link along the path, anything but a regular
-// file, and files over MaxKeyFileSize or MaxConfigSize. Refusals are
+// file under files/, committed release material under release/), relative
+// to the coin folder. It refuses absolute paths, ".." and any symbolic link
+// along the path, anything but a regular file, and files over
+// MaxKeyFileSize, MaxConfigSize or MaxReleaseFileSize. Refusals are
 // *readcap.Error (invalid input).
 func (m *Manifest) ReadFile(rel string) ([]byte, error) {
 	var max int64
@@ -47,8 +60,10 @@ func (m *Manifest) ReadFile(rel string) ([]byte, error) {
 		max = MaxKeyFileSize
 	case strings.HasPrefix(rel, FilesDir):
 		max = MaxConfigSize
+	case strings.HasPrefix(rel, ReleaseDir):
+		max = MaxReleaseFileSize
 	default:
-		return nil, &readcap.Error{Path: rel, Reason: "is outside keys/ and files/, the only folders coinpipe reads in a coin folder"}
+		return nil, &readcap.Error{Path: rel, Reason: "is outside keys/, files/ and release/, the only folders coinpipe reads in a coin folder"}
 	}
 	file := filepath.Join(m.Dir, filepath.FromSlash(rel))
 	// Every folder between the coin folder and the file must be a real
@@ -82,4 +97,101 @@ func realDir(dir string) error {
 		return &readcap.Error{Path: filepath.ToSlash(dir), Reason: "is " + readcap.Kind(info.Mode()) + ", not a folder"}
 	}
 	return nil
+}
+
+// ReleaseFiles lists the signed files of the pinned version that the
+// manifest's URLs name, relative to ReleaseDir and in the layout
+// release.Dir reads: <file name>, or <signer>/<file name> per signer; in
+// artifact mode <artifact file>.asc per platform; none in mode none.
+// Sorted. These are the files a coin may commit under release/.
+func (m *Manifest) ReleaseFiles() ([]string, error) {
+	r := m.Release
+	var files []string
+	add := func(rawURL, signer string) error {
+		name := URLFileName(rawURL)
+		if name == "" || name == "." || name == "/" || name == ".." {
+			return fmt.Errorf("listing release files: %s names no file", rawURL)
+		}
+		files = append(files, path.Join(signer, name))
+		return nil
+	}
+	switch r.Signatures.Mode {
+	case ModeArtifact:
+		for _, p := range r.Platforms() {
+			if err := add(m.ExpandVersion(r.Artifacts[p].URL)+".asc", ""); err != nil {
+				return nil, err
+			}
+		}
+	case ModeDetached, ModeClearsigned:
+		signers := []string{""}
+		if r.PerSigner() {
+			signers = nil
+			for _, k := range r.Signatures.Keys {
+				signers = append(signers, k.Signer)
+			}
+		}
+		for _, s := range signers {
+			if err := add(m.Expand(r.Checksums.URL, s), s); err != nil {
+				return nil, err
+			}
+			if r.Signatures.Mode == ModeDetached {
+				if err := add(m.Expand(r.Signatures.URL, s), s); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	sort.Strings(files)
+	return slices.Compact(files), nil
+}
+
+// URLFileName is the name a release file is kept under: the last element
+// of its URL's path (a query string is not part of it).
+func URLFileName(rawURL string) string {
+	if u, err := url.Parse(rawURL); err == nil {
+		return path.Base(u.Path)
+	}
+	return path.Base(rawURL)
+}
+
+// Committed lists the files under the coin's release/ folder, relative to
+// it and sorted; nil when the coin has no such folder. Links, and anything
+// but regular files and folders, are refused (*readcap.Error): committed
+// material is read into images and verified offline, so it must be the
+// coin folder's own.
+func (m *Manifest) Committed() ([]string, error) {
+	root := filepath.Join(m.Dir, filepath.FromSlash(strings.TrimSuffix(ReleaseDir, "/")))
+	if _, err := os.Lstat(root); os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err := realDir(root); err != nil {
+		return nil, err
+	}
+	var files []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("listing %s: %w", filepath.ToSlash(root), err)
+		}
+		if p == root {
+			return nil
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		switch t := d.Type(); {
+		case t&fs.ModeSymlink != 0:
+			return &readcap.Error{Path: filepath.ToSlash(p), Reason: linkReason}
+		case t.IsDir():
+			return nil
+		case !t.IsRegular():
+			return &readcap.Error{Path: filepath.ToSlash(p), Reason: "is " + readcap.Kind(t) + ", not a regular file; release/ holds only the signed release files"}
+		}
+		files = append(files, filepath.ToSlash(rel))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return files, nil
 }

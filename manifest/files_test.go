@@ -182,7 +182,7 @@ func TestManifestReadFile(t *testing.T) {
 		{"/etc/hostname", "/etc/hostname must be a clean path relative to the coin folder"},
 		{"files/../../bitcoin/coin.yaml", "files/../../bitcoin/coin.yaml must be a clean path relative to the coin folder"},
 		{"../monero/files/monerod.conf", "../monero/files/monerod.conf must be a clean path relative to the coin folder"},
-		{"coin.yaml", "coin.yaml is outside keys/ and files/, the only folders coinpipe reads in a coin folder"},
+		{"coin.yaml", "coin.yaml is outside keys/, files/ and release/, the only folders coinpipe reads in a coin folder"},
 		{"files/host.conf", "coins/monero/files/host.conf is a symbolic link; coinpipe reads only regular files inside the coin folder"},
 		{"files/nope.conf", "coins/monero/files/nope.conf does not exist"},
 		{"keys/none/x.asc", "coins/monero/keys/none does not exist"},

@@ -1,16 +1,19 @@
 package manifest
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 	"unicode"
 
+	"gitlab.com/coinpipe/coinpipe/internal/readcap"
 	"gitlab.com/coinpipe/coinpipe/verify"
 )
 
@@ -96,6 +99,7 @@ func Validate(m *Manifest) Problems {
 	v.image()
 	v.runtime(binaries)
 	v.deploy()
+	v.committed()
 	if c := m.Notify.SlackChannel; c != "" && !slackPattern.MatchString(c) {
 		v.addf("notify.slack_channel", "%q is not a Slack channel such as \"#coin-nodes\"", excerpt(c))
 	}
@@ -464,6 +468,96 @@ func (v *validator) deploy() {
 	if v.m.Has("deploy.health_timeout") && d.HealthTimeout <= 0 {
 		v.addf("deploy.health_timeout", "must be more than 0")
 	}
+}
+
+// committed checks the coin's release/ folder, when there is one: it must
+// hold exactly signed files the manifest's URLs name for the pinned version
+// (ReleaseFiles), regular files only, within the size caps. Per signer, a
+// signer's files are all there or none (not every builder signs every
+// release), and at least threshold signers' are. Whether they verify is
+// `coinpipe verify`'s question, and the image build's.
+func (v *validator) committed() {
+	m := v.m
+	base := filepath.ToSlash(filepath.Join(m.Dir, strings.TrimSuffix(ReleaseDir, "/")))
+	have, err := m.Committed()
+	if err != nil {
+		v.fileError(base, err)
+		return
+	}
+	if have == nil {
+		return
+	}
+	want, err := m.ReleaseFiles()
+	if err != nil {
+		v.problems = append(v.problems, Problem{File: base, Msg: err.Error()})
+		return
+	}
+	named := strings.Join(want, ", ")
+	if named == "" {
+		named = "none: mode " + m.Release.Signatures.Mode + " signs nothing"
+	}
+	fileProblem := func(rel, format string, args ...any) {
+		v.problems = append(v.problems, Problem{File: base + "/" + rel, Msg: fmt.Sprintf(format, args...)})
+	}
+	var total int64
+	for _, rel := range have {
+		if !slices.Contains(want, rel) {
+			fileProblem(rel, "is not a signed file of %s %s; release/ holds only the files coin.yaml's URLs name (%s): remove it", m.Name, excerpt(m.Version), named)
+			continue
+		}
+		data, err := m.ReadFile(ReleaseDir + rel)
+		if err != nil {
+			v.fileError(base+"/"+rel, err)
+			continue
+		}
+		total += int64(len(data))
+	}
+	if total > MaxReleaseTotalSize {
+		v.problems = append(v.problems, Problem{File: base, Msg: fmt.Sprintf("holds %s, more than the %s limit", readcap.Size(total), readcap.Size(MaxReleaseTotalSize))})
+	}
+	// Which signers' files are there: per signer a signer's set is whole or
+	// absent; otherwise every file is required.
+	bySigner := map[string][]string{}
+	for _, rel := range want {
+		signer, _, ok := strings.Cut(rel, "/")
+		if !ok || !m.Release.PerSigner() {
+			signer = ""
+		}
+		bySigner[signer] = append(bySigner[signer], rel)
+	}
+	present := 0
+	for _, signer := range sortedKeys(bySigner) {
+		files := bySigner[signer]
+		n := 0
+		for _, rel := range files {
+			if slices.Contains(have, rel) {
+				n++
+			}
+		}
+		if signer != "" && n == 0 {
+			continue
+		}
+		present++
+		for _, rel := range files {
+			if !slices.Contains(have, rel) {
+				fileProblem(rel, "is missing: release/ must hold every signed file coin.yaml's URLs name for %s %s (%s)", m.Name, excerpt(m.Version), named)
+			}
+		}
+	}
+	if m.Release.PerSigner() && present < m.Release.Signatures.Threshold {
+		v.problems = append(v.problems, Problem{File: base, Msg: fmt.Sprintf("holds the files of %d signers, fewer than the threshold of %d", present, m.Release.Signatures.Threshold)})
+	}
+}
+
+// fileError reports a coin folder file that cannot be read, as
+// "<file>: <reason>".
+func (v *validator) fileError(file string, err error) {
+	var refused *readcap.Error
+	if errors.As(err, &refused) {
+		v.problems = append(v.problems, Problem{File: refused.Path, Msg: refused.Reason})
+		return
+	}
+	v.problems = append(v.problems, Problem{File: file, Msg: err.Error()})
 }
 
 // url checks an https URL template whose only placeholders are {version}

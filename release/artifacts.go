@@ -18,7 +18,7 @@ func attestArtifacts(ctx context.Context, m *manifest.Manifest, src Source, keys
 		a := &att.Artifacts[i]
 		sigs, err := src.Fetch(ctx, m.ExpandVersion(m.Release.Artifacts[a.Platform].URL)+".asc", "")
 		if err != nil {
-			return err
+			return notPublished(err, "signatures")
 		}
 		var vErr error
 		sum, err := hashArtifact(ctx, m, src, a.Platform, func(r io.Reader) error {
@@ -30,10 +30,10 @@ func attestArtifacts(ctx context.Context, m *manifest.Manifest, src Source, keys
 			return nil
 		})
 		if err != nil {
-			return err
+			return notPublished(err, a.File)
 		}
 		if vErr != nil {
-			return vErr
+			return underThreshold(a.Signatures, vErr)
 		}
 		a.SHA256, a.Signers = sum, a.Signatures.Signers
 	}

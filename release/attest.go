@@ -2,6 +2,7 @@ package release
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -26,6 +27,86 @@ type Attestation struct {
 	Checksums *verify.Verdict
 	// Artifacts are in platform order.
 	Artifacts []Attested
+	// Files are exactly the fetched files that were verified, in the
+	// layout of Dir and of a coin's committed release/ folder
+	// (manifest.ReleaseFiles), sorted by Path: what the watcher commits
+	// with a bump. Per signer, only the files of signers whose own key
+	// counted; none in mode none. Set only when the attestation passed.
+	Files []File
+}
+
+// File is one release file: Path in Dir layout (<file name>, or
+// <signer>/<file name>), Data its bytes as verified.
+type File struct {
+	Path string
+	Data []byte
+}
+
+// Pending means upstream has not (fully) published or signed the release
+// yet: checksums, signatures or an artifact not found (HTTP 404, or missing
+// from a Dir), or fewer pinned keys signed than the threshold while no
+// signature is bad. The watcher retries next run; it is never a
+// *verify.Failure, so a release under the threshold is not an alert.
+type Pending struct {
+	// Reason is what is awaited: "checksums not published yet",
+	// "signatures not published yet", "<file> not published yet", or
+	// "waiting for signatures (2 of 3)".
+	Reason string
+	// Signed and Required: distinct pinned keys that signed so far, and
+	// the threshold (0, 0 when a file is not published).
+	Signed, Required int
+	// Cause is what was found: the 404, or the threshold *verify.Failure.
+	// It is not unwrapped, so errors.As(err, *verify.Failure) never
+	// mistakes a pending release for a failed one; Verify, judging the
+	// pinned version, reports Cause itself.
+	Cause error
+}
+
+func (p *Pending) Error() string { return p.Reason }
+
+// notPublished turns a 404 of what (a file name, or "checksums" /
+// "signatures") into a Pending.
+func notPublished(err error, what string) error {
+	if err != nil && NotPublished(err) {
+		return &Pending{Reason: what + " not published yet", Cause: err}
+	}
+	return err
+}
+
+// underThreshold turns a verdict that failed only because too few pinned
+// keys signed (no bad signature) into a Pending.
+func underThreshold(v *verify.Verdict, err error) error {
+	var f *verify.Failure
+	if v == nil || !errors.As(err, &f) || len(v.Signers) >= v.Threshold ||
+		slices.ContainsFunc(v.Results, func(r verify.Result) bool { return r.Status == verify.StatusBad }) {
+		return err
+	}
+	return &Pending{Reason: fmt.Sprintf("waiting for signatures (%d of %d)", len(v.Signers), v.Threshold),
+		Signed: len(v.Signers), Required: v.Threshold, Cause: err}
+}
+
+// recorder notes every file fetched, in Dir layout, per signer.
+type recorder struct {
+	Source
+	files map[string][]File // signer -> files
+}
+
+func (r *recorder) Fetch(ctx context.Context, rawURL, signer string) ([]byte, error) {
+	data, err := r.Source.Fetch(ctx, rawURL, signer)
+	if err == nil {
+		r.files[signer] = append(r.files[signer], File{Path: layoutPath(rawURL, signer), Data: data})
+	}
+	return data, err
+}
+
+// verified returns the recorded files of the given signers, sorted.
+func (r *recorder) verified(signers []string) []File {
+	var out []File
+	for _, s := range signers {
+		out = append(out, r.files[s]...)
+	}
+	slices.SortFunc(out, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	return slices.CompactFunc(out, func(a, b File) bool { return a.Path == b.Path })
 }
 
 // Attested is one platform's artifact as attested.
@@ -53,9 +134,23 @@ type Missing struct {
 // from m's templates), verifies them against m's pinned keys and threshold
 // (docs/architecture.md §7) and returns each platform's sha256 taken from the
 // verified text. The pinned keys are read once. The attestation is returned
-// as far as it got, also with an error; a failed verification is a
-// *verify.Failure.
+// as far as it got, also with an error: *Pending when upstream has not
+// published or signed enough yet, *verify.Failure when verification
+// failed (a bad signature by a pinned key, damaged files, conflicting
+// digests), anything else for I/O. On success Files holds the verified
+// files.
 func Attest(ctx context.Context, m *manifest.Manifest, version string, src Source) (*Attestation, error) {
+	rec := &recorder{Source: src, files: map[string][]File{}}
+	att, signers, err := attest(ctx, m, version, rec)
+	if err == nil {
+		att.Files = rec.verified(signers)
+	}
+	return att, err
+}
+
+// attest is Attest without the record of files; it returns the signers
+// ("" for single-file modes) whose files were verified.
+func attest(ctx context.Context, m *manifest.Manifest, version string, src Source) (*Attestation, []string, error) {
 	mv := *m // the manifest's URL helpers expand {version} from the copy
 	mv.Version = version
 	att := &Attestation{Version: version}
@@ -68,24 +163,28 @@ func Attest(ctx context.Context, m *manifest.Manifest, version string, src Sourc
 			a.Unsigned = true
 			sum, err := hashArtifact(ctx, &mv, src, a.Platform, nil)
 			if err != nil {
-				return att, err
+				return att, nil, notPublished(err, a.File)
 			}
 			a.SHA256 = sum
 		}
-		return att, nil
+		return att, nil, nil
 	}
 	keys, err := PinnedKeys(m)
 	if err != nil {
-		return att, err
+		return att, nil, err
 	}
 	if mv.Release.Signatures.Mode == manifest.ModeArtifact {
-		return att, attestArtifacts(ctx, &mv, src, keys, att)
+		return att, []string{""}, attestArtifacts(ctx, &mv, src, keys, att)
 	}
 	files, err := verifyChecksums(ctx, &mv, src, keys, att)
 	if err != nil {
-		return att, err
+		return att, nil, err
 	}
-	return att, attestListed(mv.Release.Signatures.Threshold, files, att)
+	var signers []string
+	for _, f := range files {
+		signers = append(signers, f.signer)
+	}
+	return att, signers, attestListed(mv.Release.Signatures.Threshold, files, att)
 }
 
 // attestListed takes each artifact's sha256 from the verified checksums

@@ -13,6 +13,7 @@ import (
 
 // signedFile is one verified checksums file and the pinned keys it counts for.
 type signedFile struct {
+	signer  string // per-signer mode: whose file; "" otherwise
 	signers []string
 	sums    *verify.Checksums
 }
@@ -31,7 +32,7 @@ func verifyChecksums(ctx context.Context, m *manifest.Manifest, src Source, keys
 		text, verdict, err := verifySignedFile(ctx, m, src, "", v)
 		att.Checksums = verdict
 		if err != nil {
-			return nil, err
+			return nil, underThreshold(verdict, err)
 		}
 		sums, err := verify.ParseChecksums(verify.Format(r.Checksums.Format), text)
 		if err != nil {
@@ -48,12 +49,15 @@ func verifyChecksums(ctx context.Context, m *manifest.Manifest, src Source, keys
 		// Threshold 1 over every pinned key: each file is judged alone,
 		// then the verdicts are combined with the real threshold.
 		text, verdict, err := verifySignedFile(ctx, m, src, signer, &verify.Verifier{Keys: all, Threshold: 1})
-		var f *verify.Failure
+		var (
+			f *verify.Failure
+			p *Pending
+		)
 		switch {
-		case NotPublished(err):
+		case errors.As(err, &p):
 			// Not every pinned builder attests every release: the
 			// threshold decides whether enough did.
-			att.Missing = append(att.Missing, Missing{Signer: signer, Err: err})
+			att.Missing = append(att.Missing, Missing{Signer: signer, Err: p.Cause})
 			continue
 		case errors.As(err, &f) && verdict == nil:
 			// A damaged file counts nothing; the others may still do.
@@ -75,11 +79,17 @@ func verifyChecksums(ctx context.Context, m *manifest.Manifest, src Source, keys
 		if err != nil {
 			return nil, err
 		}
-		files = append(files, signedFile{signers: counted, sums: sums})
+		files = append(files, signedFile{signer: signer, signers: counted, sums: sums})
 	}
 	combined, err := verify.Combine(r.Signatures.Threshold, verdicts...)
 	att.Checksums = combined
-	return files, err
+	if len(verdicts) == 0 { // no signer published anything yet
+		return nil, &Pending{Reason: "checksums not published yet", Cause: err}
+	}
+	if err != nil {
+		return files, underThreshold(combined, err)
+	}
+	return files, nil
 }
 
 // onlyOwn refuses, in one signer's file, every good signature by a pinned
@@ -124,19 +134,20 @@ func ownKeys(keys []PinnedKey, signer string) []*verify.Key {
 }
 
 // verifySignedFile fetches and verifies one checksums file; the verified
-// text is returned only when verification passed.
+// text is returned only when verification passed. A file not published is
+// a *Pending wrapping the 404 (NotPublished still sees it).
 func verifySignedFile(ctx context.Context, m *manifest.Manifest, src Source, signer string, v *verify.Verifier) ([]byte, *verify.Verdict, error) {
 	r := m.Release
 	data, err := src.Fetch(ctx, m.Expand(r.Checksums.URL, signer), signer)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, notPublished(err, "checksums")
 	}
 	if r.Signatures.Mode == manifest.ModeClearsigned {
 		return v.Clearsigned(data)
 	}
 	sigs, err := src.Fetch(ctx, m.Expand(r.Signatures.URL, signer), signer)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, notPublished(err, "signatures")
 	}
 	verdict, err := v.Detached(bytes.NewReader(data), sigs)
 	if err != nil {

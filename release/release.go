@@ -68,6 +68,11 @@ func Verify(ctx context.Context, m *manifest.Manifest, src Source, withArtifacts
 		return rep, nil
 	}
 	att, err := Attest(ctx, m, m.Version, src)
+	if p, ok := err.(*Pending); ok {
+		// The pinned version was proposed once verified: what is missing
+		// or under the threshold now is a failure (or a 404), as it is.
+		err = p.Cause
+	}
 	rep.Missing, rep.Checksums = att.Missing, att.Checksums
 	for i := range rep.Artifacts {
 		rep.Artifacts[i].Signatures = att.Artifacts[i].Signatures

@@ -8,13 +8,13 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"path"
 	"path/filepath"
 
 	"gitlab.com/coinpipe/coinpipe/internal/ctxio"
 	"gitlab.com/coinpipe/coinpipe/internal/download"
 	"gitlab.com/coinpipe/coinpipe/internal/readcap"
+	"gitlab.com/coinpipe/coinpipe/manifest"
 )
 
 // Source reads the files of a release. signer names a per-signer file's
@@ -46,7 +46,14 @@ func (d Download) Stream(ctx context.Context, rawURL, _ string, consume func(io.
 type Dir string
 
 func (d Dir) path(rawURL, signer string) string {
-	return filepath.Join(string(d), signer, fileName(rawURL))
+	return filepath.Join(string(d), filepath.FromSlash(layoutPath(rawURL, signer)))
+}
+
+// layoutPath is where a release file lives in a Dir, in a coin's committed
+// release/ folder and in Attestation.Files: <file name>, or
+// <signer>/<file name> for a per-signer file.
+func layoutPath(rawURL, signer string) string {
+	return path.Join(signer, manifest.URLFileName(rawURL))
 }
 
 // Files in a Dir are local input: regular files only, capped as downloads
@@ -69,11 +76,32 @@ func (d Dir) Stream(ctx context.Context, rawURL, signer string, consume func(io.
 	return consume(ctxio.Reader(ctx, f))
 }
 
-func fileName(rawURL string) string {
-	if u, err := url.Parse(rawURL); err == nil {
-		return path.Base(u.Path)
+func fileName(rawURL string) string { return manifest.URLFileName(rawURL) }
+
+// Committed reads the signed files a coin commits under its release/
+// folder (manifest.ReleaseDir, layout as Dir), through the coin folder's
+// reader: regular files only, no links, size-capped. Artifacts are never
+// committed: Stream reads them from Artifacts (a download), and fails
+// when there is none. A file the folder lacks is not published
+// (NotPublished): a per-signer builder who did not sign.
+type Committed struct {
+	Manifest  *manifest.Manifest
+	Artifacts Source
+}
+
+func (c Committed) Fetch(_ context.Context, rawURL, signer string) ([]byte, error) {
+	data, err := c.Manifest.ReadFile(manifest.ReleaseDir + layoutPath(rawURL, signer))
+	if err != nil {
+		return nil, fmt.Errorf("reading the committed %s: %w", layoutPath(rawURL, signer), err)
 	}
-	return path.Base(rawURL)
+	return data, nil
+}
+
+func (c Committed) Stream(ctx context.Context, rawURL, signer string, consume func(io.Reader) error) error {
+	if c.Artifacts == nil {
+		return fmt.Errorf("reading %s: artifacts are not committed, and no download was allowed", fileName(rawURL))
+	}
+	return c.Artifacts.Stream(ctx, rawURL, signer, consume)
 }
 
 // NotPublished reports whether err says a file is not there (HTTP 404, or

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -12,7 +13,8 @@ import (
 
 type verifyOptions struct {
 	coinsDir  string
-	dir       string // "": download
+	dir       string // "": the committed files, else download
+	upstream  bool   // download even when the coin commits its signed files
 	artifacts bool
 	coin      string
 }
@@ -20,7 +22,7 @@ type verifyOptions struct {
 func newVerifyCmd(d *deps) *cobra.Command {
 	var opts verifyOptions
 	cmd := &cobra.Command{
-		Use:   "verify [--coins DIR] [--dir DIR] [--artifacts] COIN",
+		Use:   "verify [--coins DIR] [--dir DIR | --upstream] [--artifacts] COIN",
 		Short: "Verify a coin's pinned release against upstream's signed checksums",
 		Long: `verify checks the release pinned in coins/<COIN>/coin.yaml:
 
@@ -36,6 +38,11 @@ artifact mode (one <url>.asc per artifact) the artifacts are always downloaded:
 their signatures cover them directly. In mode none upstream signs nothing and
 only --artifacts can check anything.
 
+When the coin commits the signed files of its pinned version
+(coins/<COIN>/release/, laid out as --dir), those are verified and nothing but
+artifacts is downloaded; the first line says so. --upstream downloads them
+instead (to check upstream still serves what was committed).
+
 With --dir nothing is downloaded: each file is read from DIR/<file name>, or
 DIR/<signer>/<file name> for per-signer URLs. Downloads honour
 COINPIPE_DOWNLOAD_MIRROR (https://host/path is fetched from $MIRROR/host/path).
@@ -49,6 +56,7 @@ failure.`,
 		Example: `  coinpipe verify bitcoin
   coinpipe verify --artifacts monero        # also download and hash the archives
   coinpipe verify --dir ./release dogecoin  # files fetched beforehand, no network
+  coinpipe verify --upstream monero         # download even with coins/monero/release/
   COINPIPE_DOWNLOAD_MIRROR=http://mirror.internal coinpipe verify bitcoin`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -58,6 +66,7 @@ failure.`,
 	}
 	cmd.Flags().StringVar(&opts.coinsDir, "coins", "coins", "folder holding one folder per coin")
 	cmd.Flags().StringVar(&opts.dir, "dir", "", "read release files from this folder instead of downloading them")
+	cmd.Flags().BoolVar(&opts.upstream, "upstream", false, "download the signed files even when the coin commits them in release/")
 	cmd.Flags().BoolVar(&opts.artifacts, "artifacts", false, "also download every artifact and check its sha256")
 	return cmd
 }
@@ -66,6 +75,9 @@ func runVerify(ctx context.Context, d *deps, opts verifyOptions) error {
 	// A mistyped --dir would otherwise read as "no signer published
 	// anything": a verification failure (3) instead of a typo (2).
 	if opts.dir != "" {
+		if opts.upstream {
+			return usagef("--dir and --upstream cannot be used together: --dir reads the files, --upstream downloads them")
+		}
 		if err := requireDir("--dir", opts.dir); err != nil {
 			return err
 		}
@@ -74,11 +86,22 @@ func runVerify(ctx context.Context, d *deps, opts verifyOptions) error {
 	if err != nil {
 		return err
 	}
-	var src release.Source = release.Download{Client: d.downloader(), Log: d.log}
-	if opts.dir != "" {
-		src = release.Dir(opts.dir)
-	}
 	m := ms[0]
+	var src release.Source = release.Download{Client: d.downloader(), Log: d.log}
+	committed, err := m.Committed()
+	if err != nil {
+		return err
+	}
+	switch {
+	case opts.dir != "":
+		src = release.Dir(opts.dir)
+	case len(committed) > 0 && !opts.upstream:
+		// Offline, like --dir: the files the bump committed are what the
+		// image build verifies; only artifacts are downloaded.
+		src = release.Committed{Manifest: m, Artifacts: src}
+		fmt.Fprintf(d.stdout, "using the committed release files in %s (--upstream downloads them instead)\n",
+			filepath.ToSlash(m.Dir)+"/"+manifest.ReleaseDir)
+	}
 	rep, err := release.Verify(ctx, m, src, opts.artifacts)
 	printReport(d, m, rep, err)
 	return err

@@ -371,3 +371,58 @@ func TestVerifyInvocation(t *testing.T) {
 		}
 	}
 }
+
+// A coin that commits its signed files is verified from them, offline;
+// --upstream downloads them instead.
+func TestVerifyCommitted(t *testing.T) {
+	sums := mustRead(t, btcDir+"achow101/all.SHA256SUMS")
+	asc := mustRead(t, concat(t, btcDir+"achow101/all.SHA256SUMS.asc", btcDir+"fanquake/all.SHA256SUMS.asc", btcDir+"laanwj/all.SHA256SUMS.asc"))
+	keys := map[string][]byte{"achow101.asc": mustRead(t, histAchow), "fanquake.asc": mustRead(t, fanquake)}
+	coins := t.TempDir()
+	writeCoin(t, coins, "btc", "26.0", btcRelease2("bitcoin-{version}-x86_64-linux-gnu.tar.gz", btcSHA), keys)
+	testenv.WriteFile(t, filepath.Join(coins, "btc/release/SHA256SUMS"), sums)
+	testenv.WriteFile(t, filepath.Join(coins, "btc/release/SHA256SUMS.asc"), asc)
+	const verified = achowLine + fanqLine + laanwjLine +
+		"checksum ok\tlinux/amd64\tbitcoin-26.0-x86_64-linux-gnu.tar.gz\t" + btcSHA + "\n" +
+		"OK: btc 26.0 verified: 2 pinned keys signed (2 required)\n"
+	used := "using the committed release files in " + filepath.ToSlash(coins) + "/btc/release/ (--upstream downloads them instead)\n"
+	tests := []struct {
+		name     string
+		served   bool // upstream serves the files
+		args     []string
+		code     int
+		stdout   string
+		requests int
+		inStderr string
+	}{
+		{"committed files, upstream gone", false, nil, ExitOK, used + verified, 0, ""},
+		{"--upstream downloads", true, []string{"--upstream"}, ExitOK, verified, 2, ""},
+		{"--upstream, upstream gone", false, []string{"--upstream"}, ExitFailure, "", 1, "SHA256SUMS: HTTP 404 Not Found"},
+		{"--upstream with --dir", true, []string{"--upstream", "--dir", t.TempDir()}, ExitInvalidInput, "", 0, "--dir and --upstream cannot be used together"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := map[string][]byte{}
+			if tt.served {
+				files["bitcoincore.org/bin/bitcoin-core-26.0/SHA256SUMS"] = sums
+				files["bitcoincore.org/bin/bitcoin-core-26.0/SHA256SUMS.asc"] = asc
+			}
+			srv, env := upstream(t, files)
+			code, stdout, stderr := runEnv(t, env, append(append([]string{"verify", "--coins", coins}, tt.args...), "btc")...)
+			if code != tt.code || tt.stdout != "" && stdout != tt.stdout || !strings.Contains(stderr, tt.inStderr) {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s", code, tt.code, stdout, tt.stdout, stderr)
+			}
+			if n := len(srv.Requests()); n != tt.requests {
+				t.Errorf("%d requests upstream, want %d: %+v", n, tt.requests, srv.Requests())
+			}
+		})
+	}
+
+	// Committed files that do not verify fail as downloaded ones do.
+	testenv.WriteFile(t, filepath.Join(coins, "btc/release/SHA256SUMS"), append(append([]byte{}, sums...), '\n'))
+	_, env := upstream(t, nil)
+	code, stdout, stderr := runEnv(t, env, "verify", "--coins", coins, "btc")
+	if code != ExitVerification || !strings.HasPrefix(stdout, used) || !strings.Contains(stderr, "bad signature by pinned key") {
+		t.Errorf("tampered committed checksums: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+}

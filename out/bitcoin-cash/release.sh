@@ -75,6 +75,11 @@ fetch() { # URL DEST
 		--output "$2" "$src"
 }
 
+# get URL UNIT DEST fetches URL: this repository commits no signed files.
+get() {
+	fetch "$1" "$3"
+}
+
 # units prints one line per signed checksums file: "all", or one signer name
 # per pinned key when upstream publishes a file per signer (Gitian, BCHN).
 units() {
@@ -107,7 +112,7 @@ download() {
 	printf '%s  %s\n' "$sha" "$file" >artifact.sha256
 	fetch "$url" "$file"
 	case "$mode" in
-	artifact) fetch "$url.asc" "$file.asc" ;;
+	artifact) get "$url.asc" all "$file.asc" ;;
 	detached | clearsigned)
 		for unit in $(units); do
 			if ! fetch_checksums "$unit"; then
@@ -121,10 +126,10 @@ download() {
 
 fetch_checksums() { # UNIT
 	if [ "$mode" = clearsigned ]; then
-		fetch "$(for_unit "$checksums_url" "$1")" "checksums.$1.asc"
+		get "$(for_unit "$checksums_url" "$1")" "$1" "checksums.$1.asc"
 	else
-		fetch "$(for_unit "$checksums_url" "$1")" "checksums.$1" &&
-			fetch "$(for_unit "$signatures_url" "$1")" "checksums.$1.sig"
+		get "$(for_unit "$checksums_url" "$1")" "$1" "checksums.$1" &&
+			get "$(for_unit "$signatures_url" "$1")" "$1" "checksums.$1.sig"
 	fi
 }
 
