@@ -83,6 +83,7 @@ failed, 130 interrupted (SIGINT), 143 terminated (SIGTERM).`,
 		newGenerateCmd(d),
 		newVerifyCmd(d),
 		newVerifySignatureCmd(d),
+		newWatchCmd(d),
 		newVersionCmd(d),
 	)
 	root.SetHelpCommand(newHelpCmd(root))
