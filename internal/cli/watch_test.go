@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -451,5 +452,69 @@ func TestWatchInvalidInput(t *testing.T) {
 	code, _, stderr = w.watch("--coins", t.TempDir())
 	if code != 2 || !strings.Contains(stderr, "must be a folder inside the toolkit checkout") {
 		t.Errorf("--coins outside the checkout: exit %d\n%s", code, stderr)
+	}
+}
+
+// GitHub's limits and slowness cost the affected coins, never the run: a
+// primary limit ending in an hour gives up at once and says when; without
+// a token the message says to set one; a secondary limit with Retry-After
+// is waited out; a request that hangs times out.
+func TestWatchGitHubLimitsAndTimeouts(t *testing.T) {
+	w := newWatchWorld(t)
+	w.addCoin("alpha", "1.0", 1)
+	w.addCoin("beta", "1.0", 1)
+	w.checkout()
+	w.publish("alpha", "1.1")
+	w.publish("beta", "1.0")
+
+	reset := time.Now().Add(time.Hour)
+	w.github.SetRate("Bearer ghp_watch-secret", 0, reset)
+	code, stdout, _ := w.watch()
+	wantLine := "github rate limit exceeded until " + reset.UTC().Truncate(time.Second).Format(time.RFC3339)
+	if code != 1 || strings.Count(stdout, wantLine) != 2 || len(w.mrs()) != 0 {
+		t.Fatalf("rate limited: exit %d\n%s", code, stdout)
+	}
+
+	delete(w.env, "GITHUB_TOKEN")
+	w.github.SetRate("", 0, reset)
+	code, stdout, _ = w.watch()
+	if code != 1 || strings.Count(stdout, "set GITHUB_TOKEN") != 2 {
+		t.Fatalf("unauthenticated and limited: exit %d\n%s", code, stdout)
+	}
+
+	w.env["GITHUB_TOKEN"] = "ghp_watch-secret"
+	w.github.SetRate("Bearer ghp_watch-secret", 5000, reset)
+	w.github.SecondaryLimit(429, time.Second, 1)
+	code, stdout, stderr := w.watch("--concurrency", "1")
+	wantOutput(t, code, stdout, stderr, 0, "alpha: 1.0 → 1.1: !1 opened\nbeta: up to date\n")
+
+	// A GitHub that hangs: the request times out, the coin fails, the
+	// other one is still watched.
+	w.publish("beta", "1.1")
+	w.github.Delay(fakegithub.RouteReleases, 5*time.Second, 2)
+	start := time.Now()
+	code, stdout, stderr = runDeps(t.Context(), w.env, func(d *deps) { d.http = &http.Client{Timeout: 300 * time.Millisecond} }, "watch", "--concurrency", "1")
+	if code != 1 || !strings.HasPrefix(stdout, "alpha: failed: listing releases of example/alpha: ") || !strings.Contains(stdout, "beta: 1.0 → 1.1: !2 opened") {
+		t.Fatalf("hanging GitHub: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if took := time.Since(start); took > 4*time.Second {
+		t.Errorf("a hanging GitHub held the run for %s", took)
+	}
+}
+
+// Another run opened the merge request between this run's look-up and its
+// create: GitLab answers 409, and the watcher updates that request
+// instead of failing or opening a second one.
+func TestWatchConflictUpdatesTheOtherRunsRequest(t *testing.T) {
+	w := newWatchWorld(t)
+	w.addCoin("alpha", "1.0", 1)
+	w.checkout()
+	w.publish("alpha", "1.1")
+	w.gitlab.Inject(fakegitlab.RouteCreateMR, fakegitlab.Fault{Status: 409, AfterApply: true, Count: 1,
+		Body: `{"message":["Another open merge request already exists for this source branch: !1"]}`})
+	code, stdout, stderr := w.watch()
+	wantOutput(t, code, stdout, stderr, 0, "alpha: 1.1: !1 updated\n")
+	if len(w.mrs()) != 1 {
+		t.Errorf("%d merge requests", len(w.mrs()))
 	}
 }
