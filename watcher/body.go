@@ -27,9 +27,15 @@ func marker(coin, version string) string {
 }
 
 // markedVersion is the version a merge request proposes for coin, or "".
+// The watcher writes its marker last, after upstream's release notes, so
+// the last marker is the one that counts (and quote defuses any in notes).
 func markedVersion(description, coin string) string {
-	m := markerRE.FindStringSubmatch(description)
-	if m == nil || m[1] != coin {
+	all := markerRE.FindAllStringSubmatch(description, -1)
+	if len(all) == 0 {
+		return ""
+	}
+	m := all[len(all)-1]
+	if m[1] != coin {
 		return ""
 	}
 	return m[2]
@@ -163,8 +169,10 @@ func verdictsOf(att *release.Attestation) []*verify.Verdict {
 	return out
 }
 
-// quote blockquotes upstream's text so its markdown cannot pose as ours.
+// quote blockquotes upstream's text so its markdown cannot pose as ours,
+// and escapes HTML comments so its text can never carry a marker.
 func quote(s string) string {
+	s = strings.ReplaceAll(s, "<!--", "&lt;!--")
 	lines := strings.Split(s, "\n")
 	for i, l := range lines {
 		lines[i] = "> " + l

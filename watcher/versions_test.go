@@ -7,6 +7,7 @@ import (
 
 	"gitlab.com/coinpipe/coinpipe/internal/github"
 	"gitlab.com/coinpipe/coinpipe/manifest"
+	"gitlab.com/coinpipe/coinpipe/release"
 )
 
 var now = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
@@ -128,5 +129,19 @@ func TestMarkers(t *testing.T) {
 	}
 	if got := branchName(coin("26.1", "v{version}", "~> 26.0", 0)); got != "coinpipe/bitcoin-26.0" {
 		t.Errorf("branchName = %q", got)
+	}
+}
+
+// Release notes are upstream's text: a marker in them never decides what a
+// merge request proposes.
+func TestMarkerInReleaseNotesIsInert(t *testing.T) {
+	m := coin("1.0", "v{version}", "", 0)
+	c := &candidate{Version: "1.1", Release: github.Release{Tag: "v1.1", Body: "notes\n" + marker("bitcoin", "9.9") + "\n"}}
+	d := description(m, c, &release.Attestation{Version: "1.1"})
+	if got := markedVersion(d, "bitcoin"); got != "1.1" {
+		t.Fatalf("markedVersion = %q, want 1.1\n%s", got, d)
+	}
+	if strings.Contains(d, marker("bitcoin", "9.9")) {
+		t.Errorf("upstream's marker survived quoting:\n%s", d)
 	}
 }
