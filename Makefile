@@ -34,9 +34,10 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
-## bench: BenchmarkGenerate (1000 synthetic coins) and friends
+## bench: BenchmarkGenerate (1000 synthetic coins) and friends; BenchmarkWatch (100 coins, 100 ms GitHub)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./generator/ ./manifest/
+	$(GO) test -run '^$$' -bench BenchmarkWatch -benchtime 5x ./watcher/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./manifest/

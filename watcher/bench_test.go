@@ -74,7 +74,7 @@ func newBenchWorld(b *testing.B, n int) *benchWorld {
 		w.github.AddRelease("monero-project/"+name, fakegithub.Release{Tag: "v0.18.5.1", PublishedAt: published.Add(10 * 24 * time.Hour)})
 		w.names = append(w.names, name)
 	}
-	w.github.RequireTokens("Bearer " + benchToken)
+	w.github.RequireTokens(benchToken)
 	w.github.SetLatency(benchLatency)
 	srv := httptest.NewServer(w.github)
 	// Close the fake first: it releases requests held by the latency.

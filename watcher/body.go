@@ -114,9 +114,8 @@ func description(m *manifest.Manifest, c *candidate, att *release.Attestation) s
 		for _, miss := range att.Missing {
 			w("| missing | %s | not published | |\n", miss.Signer)
 		}
-		w("\n")
 	}
-	w("### Sources\n\n")
+	w("\n### Sources\n\n")
 	for _, a := range att.Artifacts {
 		w("- %s: %s\n", a.Platform, mv.ExpandVersion(m.Release.Artifacts[a.Platform].URL))
 	}

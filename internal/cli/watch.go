@@ -71,7 +71,7 @@ Output: one line per coin. Exit codes: 0 ok, 3 a release failed verification,
 	cmd.Flags().StringVar(&opts.outDir, "out", "out", "folder of the rendered daemon repositories, inside the toolkit checkout")
 	cmd.Flags().BoolVar(&opts.dryRun, "dry-run", false, "verify and print what would be proposed; write nothing to GitLab or Slack")
 	cmd.Flags().BoolVar(&opts.json, "json", false, "print the results as JSON")
-	cmd.Flags().IntVar(&opts.concurrency, "concurrency", 8, "coins watched at once")
+	cmd.Flags().IntVar(&opts.concurrency, "concurrency", watcher.DefaultConcurrency, "coins watched at once")
 	cmd.Flags().StringVar(&opts.render.CIProject, "ci-project", opts.render.CIProject, "toolkit GitLab project the daemon repos include templates/ci/daemon.yml from")
 	cmd.Flags().StringVar(&opts.render.CIRef, "ci-ref", opts.render.CIRef, "toolkit ref that include is pinned to")
 	return cmd

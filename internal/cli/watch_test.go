@@ -344,8 +344,9 @@ func TestWatchNeverProposesUnverified(t *testing.T) {
 	w.publish("delta", "1.1") // one key pinned, two required
 
 	code, stdout, stderr := w.watch()
+	stdout = strings.ReplaceAll(stdout, w.mirror.URL, "$MIRROR")
 	wantOutput(t, code, stdout, stderr, 3, strings.Join([]string{
-		"alpha: 1.1 found, signatures not published yet",
+		"alpha: 1.1 found, signatures not published yet (GET $MIRROR/releases.example.org/alpha-1.1/SHA256SUMS.asc: HTTP 404 Not Found (check the URL and that the release and version exist))",
 		"beta: 1.1: verification failed: bad signature by pinned key " + w.key.Fingerprint + " (alice (coinpipe test) <alice@coinpipe.invalid>): signature does not verify: openpgp: invalid signature: EdDSA verification failure",
 		"delta: 1.1 found, waiting for signatures (1 of 2)",
 		"gamma: 1.0 → 1.1: !1 opened",
@@ -516,5 +517,27 @@ func TestWatchConflictUpdatesTheOtherRunsRequest(t *testing.T) {
 	wantOutput(t, code, stdout, stderr, 0, "alpha: 1.1: !1 updated\n")
 	if len(w.mrs()) != 1 {
 		t.Errorf("%d merge requests", len(w.mrs()))
+	}
+}
+
+// A branch someone prepared by hand before any merge request existed is
+// not overwritten either.
+func TestWatchLeavesAHandMadeBranchAlone(t *testing.T) {
+	w := newWatchWorld(t)
+	w.addCoin("alpha", "1.0", 1)
+	w.checkout()
+	w.publish("alpha", "1.1")
+	human := fakegitlab.User{ID: 7, Username: "dev", Name: "Dev", Email: "dev@example.org"}
+	if _, err := w.gitlab.Push(watchProject, "coinpipe/alpha", human, "start the upgrade by hand\n", map[string]*fakegitlab.File{
+		"coins/alpha/NOTES.md": {Content: []byte("hand-made\n")},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, _ := w.watch()
+	if code != 0 || !strings.HasPrefix(stdout, "alpha: 1.1: branch left alone: coinpipe/alpha has commit ") || len(w.mrs()) != 0 {
+		t.Fatalf("exit %d: %s", code, stdout)
+	}
+	if got := w.file("coinpipe/alpha", "coins/alpha/NOTES.md"); got != "hand-made\n" {
+		t.Error("the hand-made branch was overwritten")
 	}
 }
