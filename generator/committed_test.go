@@ -104,28 +104,14 @@ func TestCommittedReleaseScript(t *testing.T) {
 	}
 }
 
-// copyCoin copies a coin folder, with or without its release/.
+// copyCoin copies a coin folder, with or without its release/
 func copyCoin(t *testing.T, src, dst string, withRelease bool) {
 	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
+	testenv.CopyTree(t, src, dst)
+	if !withRelease {
+		if err := os.RemoveAll(filepath.Join(dst, "release")); err != nil {
+			t.Fatal(err)
 		}
-		rel, _ := filepath.Rel(src, p)
-		if !withRelease && (rel == "release" || strings.HasPrefix(rel, "release/")) {
-			return filepath.SkipDir
-		}
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"gitlab.com/coinpipe/coinpipe/internal/readcap"
+
+	"gitlab.com/coinpipe/coinpipe/internal/testenv"
 )
 
 // copyCoin copies the fixture's coin folder to <tmp>/coins/monero and makes
@@ -16,24 +18,7 @@ import (
 func copyCoin(t *testing.T) string {
 	t.Helper()
 	root := t.TempDir()
-	err := filepath.WalkDir("testdata/coins/monero", func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel("testdata", p)
-		dst := filepath.Join(root, rel)
-		if d.IsDir() {
-			return os.MkdirAll(dst, 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(dst, b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.CopyTree(t, "testdata/coins/monero", filepath.Join(root, "coins", "monero"))
 	t.Chdir(root)
 	return "coins/monero"
 }

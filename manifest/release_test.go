@@ -7,27 +7,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
-)
 
-// copyTree copies the folder src to dst.
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	must(t, err)
-}
+	"gitlab.com/coinpipe/coinpipe/internal/testenv"
+)
 
 // guixCoin copies the generator's Bitcoin Core fixture (detached, three
 // builders, committed release/) to <tmp>/coins/bitcoin-guix, the working
@@ -35,7 +17,7 @@ func copyTree(t *testing.T, src, dst string) {
 func guixCoin(t *testing.T) string {
 	t.Helper()
 	root := t.TempDir()
-	copyTree(t, "../generator/testdata/coins/bitcoin-guix", filepath.Join(root, "coins/bitcoin-guix"))
+	testenv.CopyTree(t, "../generator/testdata/coins/bitcoin-guix", filepath.Join(root, "coins/bitcoin-guix"))
 	t.Chdir(root)
 	return "coins/bitcoin-guix"
 }
@@ -113,7 +95,7 @@ func TestCommittedRelease(t *testing.T) {
 		}, []string{"coins/bitcoin-guix/release/SHA256SUMS: " + link}},
 		{"the folder is a link", func(t *testing.T, dir string) {
 			other := t.TempDir()
-			copyTree(t, dir+"/release", other)
+			testenv.CopyTree(t, dir+"/release", other)
 			replaceWithLink(t, dir+"/release", other)
 		}, []string{"coins/bitcoin-guix/release: " + link}},
 		{"a file over the cap", func(t *testing.T, dir string) {
@@ -165,7 +147,7 @@ func TestCommittedPerSigner(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
 			dir := filepath.Join(root, "coins/dogecoin-gitian")
-			copyTree(t, "../generator/testdata/coins/dogecoin-gitian", dir)
+			testenv.CopyTree(t, "../generator/testdata/coins/dogecoin-gitian", dir)
 			must(t, os.RemoveAll(dir+"/release"))
 			for signer, files := range tt.signers {
 				for _, f := range files {

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+
+	"gitlab.com/coinpipe/coinpipe/internal/atomicfile"
 )
 
 // announced remembers which prereleases were announced to Slack, per
@@ -73,19 +75,7 @@ func (a *announced) save() error {
 	if err := os.MkdirAll(filepath.Dir(a.path), 0o755); err != nil {
 		return fmt.Errorf("writing watch state: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(a.path), ".announced-*.json")
-	if err != nil {
-		return fmt.Errorf("writing watch state: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing watch state: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing watch state: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), a.path); err != nil {
+	if err := atomicfile.Write(a.path, append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("writing watch state: %w", err)
 	}
 	return nil

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gitlab.com/coinpipe/coinpipe/internal/testenv"
 )
 
 // run drives coinpipe in-process, as a user would from a shell, with an
@@ -43,23 +45,7 @@ func runDeps(ctx context.Context, env map[string]string, configure func(*deps), 
 func copyCoin(t *testing.T) string {
 	t.Helper()
 	coins := t.TempDir()
-	src := "../../manifest/testdata/coins/monero"
-	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		dst := filepath.Join(coins, "monero", rel)
-		os.MkdirAll(filepath.Dir(dst), 0o755)
-		return os.WriteFile(dst, b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.CopyTree(t, "../../manifest/testdata/coins/monero", filepath.Join(coins, "monero"))
 	return coins
 }
 

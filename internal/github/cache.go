@@ -20,6 +20,8 @@ import (
 
 	"gitlab.com/coinpipe/coinpipe/internal/download"
 	"gitlab.com/coinpipe/coinpipe/internal/readcap"
+
+	"gitlab.com/coinpipe/coinpipe/internal/atomicfile"
 )
 
 const (
@@ -194,23 +196,7 @@ func writeAtomic(path string, e entry) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, ".tmp-*.json")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename, a no-op
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, data, 0o600)
 }
 
 // response rebuilds the stored 200 for req. live holds the 304's headers,

@@ -247,3 +247,12 @@ func WriteFile(t testing.TB, path string, b []byte) {
 		t.Fatal(err)
 	}
 }
+
+// CopyTree copies the folder src, with everything in it, to dst (which must
+// not hold any of its files yet): a test's own copy of a fixture.
+func CopyTree(t testing.TB, src, dst string) {
+	t.Helper()
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+}
