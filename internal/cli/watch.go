@@ -54,7 +54,7 @@ turns each into a merge request a reviewer can trust:
 
 Prereleases open nothing but are announced to Slack (SLACK_WEBHOOK_URL) once.
 Conditional requests and what was announced are kept in COINPIPE_STATE_DIR
-(default: the user cache folder), so an unchanged upstream costs one GitHub
+(default: $XDG_CACHE_HOME/coinpipe or ~/.cache/coinpipe), so an unchanged upstream costs one GitHub
 request per coin, answered 304. Run it from a checkout of the toolkit project.
 
 Output: one line per coin. Exit codes: 0 ok, 3 a release failed verification,
@@ -93,12 +93,7 @@ func runWatch(ctx context.Context, d *deps, opts watchOptions) error {
 	if err != nil {
 		return err
 	}
-	stateDir := d.getenv("COINPIPE_STATE_DIR")
-	if stateDir == "" {
-		if cache, err := os.UserCacheDir(); err == nil {
-			stateDir = filepath.Join(cache, "coinpipe")
-		}
-	}
+	stateDir := watchStateDir(d)
 	gh, err := github.New(github.Options{
 		BaseURL: d.getenv("GITHUB_API_URL"), Token: d.getenv("GITHUB_TOKEN"),
 		HTTP: d.http, StateDir: stateDir, Log: d.log, Now: d.now,
@@ -129,6 +124,24 @@ func runWatch(ctx context.Context, d *deps, opts watchOptions) error {
 		return err
 	}
 	return watchOutcome(results)
+}
+
+// watchStateDir is COINPIPE_STATE_DIR, else the user's cache folder, else
+// .coinpipe-state in the checkout: without a state dir every run would
+// announce the same prereleases again.
+func watchStateDir(d *deps) string {
+	if dir := d.getenv("COINPIPE_STATE_DIR"); dir != "" {
+		return dir
+	}
+	dir := ".coinpipe-state"
+	switch {
+	case d.getenv("XDG_CACHE_HOME") != "":
+		dir = filepath.Join(d.getenv("XDG_CACHE_HOME"), "coinpipe")
+	case d.getenv("HOME") != "":
+		dir = filepath.Join(d.getenv("HOME"), ".cache", "coinpipe")
+	}
+	d.log.Info("COINPIPE_STATE_DIR is not set; keeping the watch state in " + dir)
+	return dir
 }
 
 // connectGitLab sets up the merge-request side. A dry run works without
