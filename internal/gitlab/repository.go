@@ -13,7 +13,7 @@ type Action struct {
 	Op         string // create, update, delete, chmod, move
 	Path       string
 	Content    []byte
-	Executable bool // create/update/chmod: the file's execute bit afterwards
+	Executable bool // create/update: make the file executable; chmod: the execute bit to set
 	// PreviousPath is the file a move takes (move only). A move with nil
 	// Content keeps the file's content.
 	PreviousPath string
@@ -32,9 +32,10 @@ type Commit struct {
 // new commit's SHA. Nothing is written when any action fails.
 //
 // GitLab documents execute_filemode as "only considered for the chmod
-// action", so an executable create and every update are followed by a
-// chmod of the same path in the same commit: Executable is the file's mode
-// afterwards whatever GitLab version answers.
+// action", so an executable create or update is followed by a chmod of the
+// same path in the same commit. A plain file's update sends no chmod (an
+// update keeps the file's mode): the fewest actions a GitLab, or anything
+// speaking its API, has to understand.
 func (c *Client) CreateCommit(ctx context.Context, project string, commit Commit) (string, error) {
 	opt := &gl.CreateCommitOptions{
 		Branch:        gl.Ptr(commit.Branch),
@@ -88,7 +89,9 @@ func commitActions(a Action) ([]*gl.CommitActionOptions, error) {
 		}
 	case gl.FileUpdate:
 		withContent()
-		return []*gl.CommitActionOptions{act, chmod()}, nil
+		if a.Executable {
+			return []*gl.CommitActionOptions{act, chmod()}, nil
+		}
 	case gl.FileChmod:
 		act.ExecuteFilemode = gl.Ptr(a.Executable)
 	case gl.FileDelete:
