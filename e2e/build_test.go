@@ -82,7 +82,10 @@ func (s *suite) build(t *testing.T, r release, flags ...string) built {
 	s.t.Cleanup(func() { s.b.removeImage(context.WithoutCancel(s.ctx), bl.tag) })
 	start := time.Now()
 	// SOURCE_DATE_EPOCH as the pipeline passes it (the commit time there).
-	args := map[string]string{"BASE_IMAGE": s.base, "DOWNLOAD_MIRROR": bl.mirror, "SOURCE_DATE_EPOCH": "0"}
+	// SOURCE_URL and REVISION as the daemon pipeline's build job passes them
+	// ($CI_PROJECT_URL, $CI_COMMIT_SHA).
+	args := map[string]string{"BASE_IMAGE": s.base, "DOWNLOAD_MIRROR": bl.mirror, "SOURCE_DATE_EPOCH": "0",
+		"SOURCE_URL": daemonRepoURL, "REVISION": daemonRevision}
 	bl.res = s.b.build(s.ctx, bl.dir, bl.tag, args, flags...)
 	t.Logf("buildah build %s: %s (err=%v)", bl.tag, time.Since(start).Round(100*time.Millisecond), bl.res.Err)
 	return bl
@@ -118,3 +121,9 @@ func failedStep(output string) string {
 	}
 	return m[1]
 }
+
+// The daemon repository and commit the build labels the image with.
+const (
+	daemonRepoURL  = "https://gitlab.example/coin-daemons/synth"
+	daemonRevision = "0123456789abcdef0123456789abcdef01234567"
+)

@@ -66,6 +66,30 @@ func TestDockerfileBuild(t *testing.T) {
 		s.checkImage(t, goodBuild.tag)
 	})
 
+	// The image's height probe, run as docker's health check runs it (as
+	// the image's user, in the container): synthd-cli always answers 42, so
+	// the node is healthy at first and unhealthy once stall_after (3s in
+	// the synthetic coin.yaml) has passed without a new block. buildah
+	// adds its own lines after a failing command's output.
+	t.Run("height probe answers healthy then unhealthy", func(t *testing.T) {
+		if goodBuild.res.Err != nil {
+			t.Skip("the good release did not build")
+		}
+		c := s.b.fromImage(ctx, t, goodBuild.tag)
+		if out := c.exec(ctx, "coinpipe-height").must(t); out != "42\n" {
+			t.Errorf("coinpipe-height printed %q, want \"42\\n\"", out)
+		}
+		first := c.exec(ctx, "coinpipe-health")
+		if first.Err != nil || first.Output != "healthy: height 42 (first answer)\n" {
+			t.Errorf("first check: %v %q, want healthy", first.Err, first.Output)
+		}
+		time.Sleep(4 * time.Second)
+		stalled := c.exec(ctx, "coinpipe-health")
+		if stalled.Err == nil || !regexp.MustCompile(`\Aunhealthy: height 42 has not moved for [4-9]s \(stall_after 3s\)\n`).MatchString(stalled.Output) {
+			t.Errorf("after 4s without a new block: %v %q, want unhealthy", stalled.Err, stalled.Output)
+		}
+	})
+
 	// Built twice more from a fresh rendering, through other mirror
 	// prefixes (a mirror may not change what is installed): with
 	// --timestamp 0 the two images must be identical byte for byte, and
@@ -194,8 +218,10 @@ func (s *suite) checkImage(t *testing.T, tag string) {
 	cfg := img.Config
 	for k, want := range map[string]string{
 		"org.opencontainers.image.version":   synthVersion,
-		"org.opencontainers.image.source":    "https://github.com/synth-project/synth",
-		"org.opencontainers.image.revision":  "v" + synthVersion,
+		"org.opencontainers.image.source":    daemonRepoURL,
+		"org.opencontainers.image.revision":  daemonRevision,
+		"io.coinpipe.upstream.source":        "https://github.com/synth-project/synth",
+		"io.coinpipe.upstream.revision":      "v" + synthVersion,
 		"org.opencontainers.image.base.name": s.base,
 	} {
 		if got := cfg.Labels[k]; got != want {
@@ -243,7 +269,7 @@ func (s *suite) checkImage(t *testing.T, tag string) {
 			t.Errorf("the data dir is owned by %d:%d, want %d:%d", e.UID, e.GID, synthUID, synthUID)
 		}
 	}
-	if want := []string{"docker-entrypoint.sh", "synthd", "synthd-cli"}; !slices.Equal(bin, want) {
+	if want := []string{"coinpipe-health", "coinpipe-height", "docker-entrypoint.sh", "synthd", "synthd-cli"}; !slices.Equal(bin, want) {
 		t.Errorf("/usr/local/bin holds %q, want exactly %q", bin, want)
 	}
 

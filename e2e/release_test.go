@@ -228,6 +228,7 @@ runtime:
   stop_timeout: 90s
   stop_signal: SIGINT
   height: ["synthd-cli", "getblockcount"]
+  stall_after: 3s
 deploy:
   ecr_repository: coin-daemons/synth
   instances: {tag: Component, value: nodes/synth}

@@ -39,12 +39,42 @@ type data struct {
 	// StopSecondsPlusMargin is systemd's stop timeout: docker's plus a minute.
 	StopSecondsPlusMargin int64
 	Height                []string
+	StallAfter            string // coinpipe-health: how long the height may stand still
+	StallSeconds          int64
 	Snapshot              bool
 	ECR                   string
-	CI                    ciData
+	// The unit (docs/architecture.md §9): the optional docker memory
+	// limit, the host address of every port outside p2p, and the health
+	// check's grace period (twice stop_timeout, at least 5 minutes: a
+	// restart may first have to replay what a slow stop left).
+	Memory             string
+	RPCAddress         string
+	HealthStartSeconds int64
+	CI                 ciData
 	// Committed are the signed release files the coin commits under
 	// release/, relative to it (manifest.Committed); none: downloaded.
 	Committed []string
+	// OverlayConfig is the config file the entry point assembles from its
+	// base and the host's overlay; nil when no config takes the overlay.
+	OverlayConfig *overlayData
+	// OverlayMount is where node@.service mounts the host's
+	// /etc/coinpipe/<coin>.conf, read-only.
+	OverlayMount string
+	// RunDir is the tmpfs the unit mounts (and the image holds, owned by
+	// the uid, for a plain docker run): assembled configs, health state.
+	RunDir string
+	// Warnings head the README: the manifest's, then mode none's own.
+	Warnings []string
+	// HasSources: the coin's SOURCES.md is copied into the repository.
+	HasSources bool
+	// OverlayBaseSuffix names the image's copy of an overlay config.
+	OverlayBaseSuffix string
+}
+
+type overlayData struct {
+	Path string // where the daemon reads it: a link to Run
+	Base string // the image's copy of the coin's file, <Path>.base
+	Run  string // written at each start, mode 0600: <RunDir>/<base name>
 }
 
 type artifactData struct {
@@ -78,14 +108,24 @@ type portData struct {
 	Name string
 	Port manifest.Port // prints as docker writes it: 8332, 30303/udp
 	// Public ports (p2p) are published on every host address, the rest on
-	// loopback only: RPC must never face the internet by accident.
+	// deploy.rpc_address only (loopback by default, else a private
+	// address): RPC must never face the internet by accident.
 	Public bool
+	// Address is the host address the port is published on; empty: all.
+	Address string
 }
 
 type ciData struct {
 	Project string
 	Ref     string
 }
+
+// Paths the entry point, the Dockerfile and the unit agree on
+// (docs/architecture.md §4, §9).
+const (
+	runDir       = "/run/coinpipe"
+	overlayMount = "/etc/coinpipe/overlay.conf"
+)
 
 func newData(m *manifest.Manifest, opts Options) data {
 	v := m.ExpandVersion
@@ -109,9 +149,15 @@ func newData(m *manifest.Manifest, opts Options) data {
 		StopSeconds:           m.Runtime.StopTimeout.Seconds(),
 		StopSecondsPlusMargin: m.Runtime.StopTimeout.Seconds() + 60,
 		Height:                m.Runtime.Height,
+		StallAfter:            m.Runtime.StallAfter.String(),
+		StallSeconds:          m.Runtime.StallAfter.Seconds(),
 		Snapshot:              m.Runtime.Snapshot,
 		ECR:                   m.Deploy.ECRRepository,
 		CI:                    ciData{Project: opts.CIProject, Ref: opts.CIRef},
+		OverlayMount:          overlayMount,
+		OverlayBaseSuffix:     manifest.OverlayBaseSuffix,
+		RunDir:                runDir,
+		Warnings:              warnings(m),
 	}
 	s := m.Release.Signatures
 	d.Signatures = signaturesData{
@@ -130,10 +176,35 @@ func newData(m *manifest.Manifest, opts Options) data {
 	}
 	for _, name := range sortedNames(m.Runtime.Ports) {
 		for _, port := range m.Runtime.Ports[name] {
-			d.Ports = append(d.Ports, portData{Name: name, Port: port, Public: name == "p2p"})
+			pd := portData{Name: name, Port: port, Public: name == "p2p"}
+			if !pd.Public {
+				pd.Address = m.Deploy.RPCAddress
+			}
+			d.Ports = append(d.Ports, pd)
+		}
+	}
+	d.Memory = m.Runtime.Memory
+	d.RPCAddress = m.Deploy.RPCAddress
+	d.HealthStartSeconds = max(2*d.StopSeconds, minHealthStart)
+	for _, c := range m.Runtime.Config {
+		if c.Overlay && d.OverlayConfig == nil {
+			d.OverlayConfig = &overlayData{Path: c.Path, Base: c.Path + manifest.OverlayBaseSuffix, Run: path.Join(runDir, path.Base(c.Path))}
 		}
 	}
 	return d
+}
+
+// minHealthStart is the shortest grace period of the container's health
+// check, in seconds.
+const minHealthStart = 300
+
+// warnings are the manifest's, then the one every unsigned coin carries.
+func warnings(m *manifest.Manifest) []string {
+	w := append([]string(nil), m.Warnings...)
+	if m.Release.Signatures.Mode == manifest.ModeNone {
+		w = append(w, "Upstream signs nothing for "+m.Name+": only the sha256 pinned in coin.yaml protects this build (see Verification below).")
+	}
+	return w
 }
 
 // targetArch is the value of $TARGETARCH$TARGETVARIANT BuildKit and buildah

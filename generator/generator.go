@@ -36,6 +36,11 @@ var rendered = []struct {
 	{"node@.service", "node@.service.tmpl", 0o644},
 	{"README.md", "README.md.tmpl", 0o644},
 	{".gitlab-ci.yml", "gitlab-ci.yml.tmpl", 0o644},
+	// The height probe: in the image (/usr/local/bin) and on the host.
+	{"coinpipe-height", "coinpipe-height.tmpl", 0o755},
+	{"coinpipe-health", "coinpipe-health.tmpl", 0o755},
+	{"node-height", "node-height.tmpl", 0o755},
+	{"node-metrics", "node-metrics.tmpl", 0o755},
 }
 
 var tmpl = template.Must(template.New("").Option("missingkey=error").Funcs(template.FuncMap{
@@ -64,6 +69,13 @@ func Render(m *manifest.Manifest, opts Options) ([]File, error) {
 		return nil, fmt.Errorf("rendering %s: %w", m.Name, err)
 	}
 	d.Committed = committed
+	// SOURCES.md says where every value comes from and carries the
+	// coin's warnings: a reader of the daemon repository needs it there.
+	sources, err := m.Sources()
+	if err != nil {
+		return nil, fmt.Errorf("rendering %s: %w", m.Name, err)
+	}
+	d.HasSources = sources != nil
 	files := make([]File, 0, len(rendered)+len(m.Release.Signatures.Keys)+len(m.Runtime.Config)+1)
 	for _, r := range rendered {
 		var buf bytes.Buffer
@@ -73,6 +85,9 @@ func Render(m *manifest.Manifest, opts Options) ([]File, error) {
 		files = append(files, File{Path: r.path, Data: buf.Bytes(), Mode: r.mode})
 	}
 	files = append(files, File{Path: manifest.FileName, Data: m.Source, Mode: 0o644})
+	if sources != nil {
+		files = append(files, File{Path: manifest.SourcesFile, Data: sources, Mode: 0o644})
+	}
 	copied := map[string]bool{}
 	for _, k := range m.Release.Signatures.Keys {
 		copied[path.Clean(k.File)] = true

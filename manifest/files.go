@@ -22,6 +22,8 @@ const (
 	MaxManifestSize = 256 << 10
 	MaxKeyFileSize  = 1 << 20
 	MaxConfigSize   = 1 << 20
+	// SOURCES.md: the shipped ones are under 11 KiB.
+	MaxSourcesSize = 1 << 20
 	// Committed release material (ReleaseDir): Bitcoin Core's SHA256SUMS
 	// with a dozen builders' signatures is under 100 KiB; the caps match
 	// what a download of such a file may hold (64 MiB) in total.
@@ -37,6 +39,10 @@ const (
 	// pinned version, laid out as release.Dir reads them (ReleaseFiles);
 	// the daemon repository's release.sh uses them instead of downloading.
 	ReleaseDir = "release/"
+	// SourcesFile, beside coin.yaml, says where every value of the
+	// manifest comes from and what to know before deploying; the daemon
+	// repository carries a copy.
+	SourcesFile = "SOURCES.md"
 )
 
 // linkReason completes "<path> is a symbolic link; ...": coinpipe refuses
@@ -46,10 +52,10 @@ const (
 const linkReason = "is a symbolic link; coinpipe reads only regular files inside the coin folder"
 
 // ReadFile reads a file the manifest names (a key under keys/, a config
-// file under files/, committed release material under release/), relative
-// to the coin folder. It refuses absolute paths, ".." and any symbolic link
+// file under files/, committed release material under release/) or
+// SOURCES.md, relative to the coin folder. It refuses absolute paths, ".." and any symbolic link
 // along the path, anything but a regular file, and files over
-// MaxKeyFileSize, MaxConfigSize or MaxReleaseFileSize. Refusals are
+// MaxKeyFileSize, MaxConfigSize, MaxReleaseFileSize or MaxSourcesSize. Refusals are
 // *readcap.Error (invalid input).
 func (m *Manifest) ReadFile(rel string) ([]byte, error) {
 	var max int64
@@ -62,6 +68,8 @@ func (m *Manifest) ReadFile(rel string) ([]byte, error) {
 		max = MaxConfigSize
 	case strings.HasPrefix(rel, ReleaseDir):
 		max = MaxReleaseFileSize
+	case rel == SourcesFile:
+		max = MaxSourcesSize
 	default:
 		return nil, &readcap.Error{Path: rel, Reason: "is outside keys/, files/ and release/, the only folders coinpipe reads in a coin folder"}
 	}
@@ -81,6 +89,15 @@ func (m *Manifest) ReadFile(rel string) ([]byte, error) {
 	}
 	// NoLink: a link swapped in after the check above is refused too.
 	return readcap.ReadFileNoLink(filepath.ToSlash(file), max)
+}
+
+// Sources returns the coin's SOURCES.md, or nil when the coin has none. A
+// link or anything but a regular file is refused like any coin file.
+func (m *Manifest) Sources() ([]byte, error) {
+	if _, err := os.Lstat(filepath.Join(m.Dir, SourcesFile)); os.IsNotExist(err) {
+		return nil, nil
+	}
+	return m.ReadFile(SourcesFile)
 }
 
 // realDir refuses a path that is a link or not a folder.

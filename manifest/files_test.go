@@ -188,6 +188,48 @@ func TestManifestReadFile(t *testing.T) {
 	}
 }
 
+// SOURCES.md is optional, copied into the daemon repository when present,
+// and read like every coin file: never through a link, never a folder.
+func TestManifestSources(t *testing.T) {
+	tests := []struct {
+		name    string
+		setup   func(t *testing.T, dir string)
+		want    string // content; "" without a problem means no SOURCES.md
+		problem string // Open's error, "" for none
+	}{
+		{"absent", func(*testing.T, string) {}, "", ""},
+		{"a regular file", func(t *testing.T, dir string) {
+			must(t, os.WriteFile(dir+"/SOURCES.md", []byte("# monero: sources\n"), 0o644))
+		}, "# monero: sources\n", ""},
+		{"a link", func(t *testing.T, dir string) {
+			must(t, os.Symlink("/etc/hostname", dir+"/SOURCES.md"))
+		}, "", "coins/monero/SOURCES.md: is a symbolic link; coinpipe reads only regular files inside the coin folder"},
+		{"a folder", func(t *testing.T, dir string) {
+			must(t, os.Mkdir(dir+"/SOURCES.md", 0o755))
+		}, "", "coins/monero/SOURCES.md: is a directory, not a regular file; name a regular file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := copyCoin(t)
+			tt.setup(t, dir)
+			// Open validates: a bad SOURCES.md is a manifest problem.
+			m, err := Open(dir)
+			if tt.problem != "" {
+				if err == nil || err.Error() != tt.problem {
+					t.Fatalf("Open error = %v\nwant %s", err, tt.problem)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := m.Sources(); err != nil || string(got) != tt.want {
+				t.Errorf("Sources() = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
 // Paths the new rules allow.
 func TestAllowedPaths(t *testing.T) {
 	for _, r := range [][2]string{

@@ -199,6 +199,27 @@ func TestInvalidManifests(t *testing.T) {
 		{"stop timeout under a second", "stop_timeout: 5m", "stop_timeout: 900ms", []string{
 			f + `:38:17: runtime.stop_timeout: 900ms must be a whole number of seconds, at least 1s (docker and systemd count seconds)`,
 		}},
+		// Issue 8: runtime.stall_after, when the height probe calls a node stalled.
+		{"stall after zero", "stop_timeout: 5m", "stop_timeout: 5m\n  stall_after: 0s", []string{
+			f + `:39:16: runtime.stall_after: 0s must be a whole number of seconds, at least 1s (coinpipe-health counts seconds)`,
+		}},
+		{"stall after negative", "stop_timeout: 5m", "stop_timeout: 5m\n  stall_after: -1h", []string{
+			f + `:39:16: runtime.stall_after: -1h must be a whole number of seconds, at least 1s (coinpipe-health counts seconds)`,
+		}},
+		{"stall after a fraction of a second", "stop_timeout: 5m", "stop_timeout: 5m\n  stall_after: 90500ms", []string{
+			f + `:39:16: runtime.stall_after: 1m30.5s must be a whole number of seconds, at least 1s (coinpipe-health counts seconds)`,
+		}},
+		{"stall after not a duration", "stop_timeout: 5m", "stop_timeout: 5m\n  stall_after: an hour", []string{
+			f + `:39:16: runtime.stall_after: "an hour" is not a duration such as 90s, 10m or 48h`,
+		}},
+		{"stall after without a height", `  height: ["monerod", "print_height"]`, "  stall_after: 2h", []string{
+			f + `:39:16: runtime.stall_after: needs runtime.height: without a block height nothing can be seen to stall`,
+		}},
+		{"binary named like coinpipe's health script", "- monero-x86_64-linux-gnu-v{version}/monerod", "- monero-x86_64-linux-gnu-v{version}/coinpipe-health", []string{
+			f + `:16:7: release.binaries[0]: "monero-x86_64-linux-gnu-v{version}/coinpipe-health" would be replaced by coinpipe's own coinpipe-health in /usr/local/bin`,
+			f + `:33:13: runtime.command[0]: "monerod" is not one of release.binaries (coinpipe-health) nor an absolute path`,
+			f + `:39:12: runtime.height[0]: "monerod" is not one of release.binaries (coinpipe-health) nor an absolute path`,
+		}},
 		{"empty uid", "uid: 10002", "uid: ~", []string{
 			f + `:31:8: image.uid: is required: a fixed uid keeps host volumes' owner stable`,
 		}},
@@ -303,6 +324,28 @@ func TestInvalidManifests(t *testing.T) {
 		{"config under another config", "path: /node/monerod.conf}", "path: /node/monerod.conf}\n    - {file: files/monerod.conf, path: /node/monerod.conf/x}", []string{
 			f + `:37:40: runtime.config[1].path: /node/monerod.conf/x and /node/monerod.conf cannot both be files`,
 		}},
+		// Issue 8: the config overlay and the README's warnings.
+		{"two overlay configs", "path: /node/monerod.conf}", "path: /node/monerod.conf, overlay: true}\n    - {file: files/monerod.conf, path: /node/other.conf, overlay: true}", []string{
+			f + `:37:67: runtime.config[1].overlay: only one config file may take the overlay: the host has one, /etc/coinpipe/monero.conf, and runtime.config[0] takes it`,
+		}},
+		{"a config over an overlay's base", "path: /node/monerod.conf}", "path: /node/monerod.conf, overlay: true}\n    - {file: files/monerod.conf, path: /node/monerod.conf.base}", []string{
+			f + `:37:40: runtime.config[1].path: /node/monerod.conf.base is where the image keeps the base of the overlay config /node/monerod.conf`,
+		}},
+		{"overlay not a boolean", "path: /node/monerod.conf}", "path: /node/monerod.conf, overlay: maybe}", []string{
+			f + `:36:69: runtime.config[0].overlay: "maybe" is not true or false`,
+		}},
+		{"empty warning", "notify:\n", "warnings: [\"\"]\nnotify:\n", []string{
+			f + `:45:12: warnings[0]: is empty`,
+		}},
+		{"warning of two lines", "notify:\n", "warnings:\n  - \"Do not deploy.\\nRead SOURCES.md.\"\nnotify:\n", []string{
+			f + `:46:5: warnings[0]: must be one line without control characters (a newline or tab)`,
+		}},
+		{"warning too long", "notify:\n", "warnings:\n  - ok\n  - " + strings.Repeat("x", 301) + "\nnotify:\n", []string{
+			f + `:47:5: warnings[1]: is 301 characters; keep a warning to one line of at most 300 and put the details in SOURCES.md`,
+		}},
+		{"warnings not a list", "notify:\n", "warnings: Do not deploy\nnotify:\n", []string{
+			f + `:45:11: warnings: must be a list, not "Do not deploy"`,
+		}},
 		// Indentation mistakes are reported at the line that has them.
 		{"over-indented key", "  user: monero\n", "    user: monero\n", []string{
 			f + `:30:5: invalid YAML: this line is indented 2 spaces more than line 29, which already has its value; keys of one mapping start in the same column`,
@@ -319,6 +362,32 @@ func TestInvalidManifests(t *testing.T) {
 		{"under-indented key", "  user: monero\n", " user: monero\n", []string{
 			f + `:30:2: invalid YAML: this line is indented 1 space: more than line 28, which opens its block, and less than line 29, the block's first line (2 spaces); keys of one mapping start in the same column`,
 		}},
+		// Issue 8: runtime.memory is docker's --memory; deploy.rpc_address
+		// the one host address RPC is published on.
+		{"memory in bytes", "  stop_timeout: 5m\n", "  stop_timeout: 5m\n  memory: 8GB\n", []string{
+			f + `:39:11: runtime.memory: "8GB" is not a memory limit such as 512m or 8g (a whole number of MiB or GiB)`,
+		}},
+		{"memory with a flag in it", "  stop_timeout: 5m\n", "  stop_timeout: 5m\n  memory: \"8g --privileged\"\n", []string{
+			f + `:39:11: runtime.memory: "8g --privileged" is not a memory limit such as 512m or 8g (a whole number of MiB or GiB)`,
+		}},
+		{"memory below docker's minimum", "  stop_timeout: 5m\n", "  stop_timeout: 5m\n  memory: 5m\n", []string{
+			f + `:39:11: runtime.memory: 5m is below docker's minimum of 6m`,
+		}},
+		{"rpc address on every address", "  health_timeout: 30m\n", "  health_timeout: 30m\n  rpc_address: 0.0.0.0\n", []string{
+			f + `:45:16: deploy.rpc_address: 0.0.0.0 would publish RPC on every address of the host; name one loopback or private address`,
+		}},
+		{"public rpc address", "  health_timeout: 30m\n", "  health_timeout: 30m\n  rpc_address: 203.0.113.7\n", []string{
+			f + `:45:16: deploy.rpc_address: 203.0.113.7 is a public address; RPC is published only on loopback or a private address (10/8, 172.16/12, 192.168/16)`,
+		}},
+		{"rpc address with a port", "  health_timeout: 30m\n", "  health_timeout: 30m\n  rpc_address: 10.0.1.5:8332\n", []string{
+			f + `:45:16: deploy.rpc_address: "10.0.1.5:8332" is not an IPv4 address such as 127.0.0.1 or 10.0.1.5`,
+		}},
+		{"rpc address IPv6", "  health_timeout: 30m\n", "  health_timeout: 30m\n  rpc_address: \"::1\"\n", []string{
+			f + `:45:16: deploy.rpc_address: "::1" is not an IPv4 address such as 127.0.0.1 or 10.0.1.5`,
+		}},
+		{"rpc address host name", "  health_timeout: 30m\n", "  health_timeout: 30m\n  rpc_address: node.internal\n", []string{
+			f + `:45:16: deploy.rpc_address: "node.internal" is not an IPv4 address such as 127.0.0.1 or 10.0.1.5`,
+		}},
 		// Values from the file are quoted short and escaped.
 		{"long value quoted short", `version: "0.18.5.1"`, `version: "` + strings.Repeat("\\x1b", 100) + `"`, []string{
 			f + `:4:10: version: "\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b"... is not a version usable as an image tag: letters, digits, '.', '_' and '-', at most 128`,
@@ -327,7 +396,7 @@ func TestInvalidManifests(t *testing.T) {
 			f + ": invalid YAML: unknown anchor '" + strings.Repeat("a", 3*ExcerptLimit-len("unknown anchor '")) + "...",
 		}},
 		{"long unknown key quoted short", "notify:", strings.Repeat("k", 100) + ": 1\nnotify:", []string{
-			f + `:45:1: "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"...: unknown field; known fields: deploy, description, image, name, notify, release, runtime, upstream, version`,
+			f + `:45:1: "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"...: unknown field; known fields: deploy, description, image, name, notify, release, runtime, upstream, version, warnings`,
 		}},
 	}
 	base := readFixture(t)
@@ -410,7 +479,42 @@ func TestDefaults(t *testing.T) {
 	if ps := Validate(m); len(ps) > 0 {
 		t.Fatal(ps)
 	}
-	if m.Deploy.MaxUnavailable != 1 || m.Deploy.HealthTimeout.String() != "15m" || m.Runtime.StopSignal != "SIGTERM" {
-		t.Errorf("defaults: max_unavailable=%d health_timeout=%s stop_signal=%s", m.Deploy.MaxUnavailable, m.Deploy.HealthTimeout, m.Runtime.StopSignal)
+	if m.Deploy.MaxUnavailable != 1 || m.Deploy.HealthTimeout.String() != "15m" || m.Runtime.StopSignal != "SIGTERM" || m.Runtime.StallAfter.String() != "1h" {
+		t.Errorf("defaults: max_unavailable=%d health_timeout=%s stop_signal=%s stall_after=%s", m.Deploy.MaxUnavailable, m.Deploy.HealthTimeout, m.Runtime.StopSignal, m.Runtime.StallAfter)
+	}
+}
+
+// runtime.memory and deploy.rpc_address as an operator writes them, and
+// deploy.rpc_address's default: the host's loopback.
+func TestMemoryAndRPCAddress(t *testing.T) {
+	tests := []struct {
+		name, add       string
+		memory, rpcAddr string
+	}{
+		{"defaults", "", "", "127.0.0.1"},
+		{"memory in GiB", "  memory: 8g\n", "8g", "127.0.0.1"},
+		{"docker's minimum", "  memory: 6m\n", "6m", "127.0.0.1"},
+		{"private rpc address", "  rpc_address: 10.0.1.5\n", "", "10.0.1.5"},
+		{"other loopback", "  rpc_address: 127.0.0.2\n", "", "127.0.0.2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := readFixture(t)
+			if strings.HasPrefix(tt.add, "  memory") {
+				src = strings.Replace(src, "  stop_timeout: 5m\n", "  stop_timeout: 5m\n"+tt.add, 1)
+			} else {
+				src = strings.Replace(src, "  health_timeout: 30m\n", "  health_timeout: 30m\n"+tt.add, 1)
+			}
+			m, err := Parse(fixture, []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ps := Validate(m); len(ps) != 0 {
+				t.Fatalf("problems: %v", ps)
+			}
+			if m.Runtime.Memory != tt.memory || m.Deploy.RPCAddress != tt.rpcAddr {
+				t.Errorf("memory %q, rpc_address %q; want %q, %q", m.Runtime.Memory, m.Deploy.RPCAddress, tt.memory, tt.rpcAddr)
+			}
+		})
 	}
 }

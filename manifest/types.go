@@ -42,6 +42,9 @@ type Coin struct {
 	Runtime     Runtime  `yaml:"runtime"`
 	Deploy      Deploy   `yaml:"deploy"`
 	Notify      Notify   `yaml:"notify"`
+	// Warnings head the daemon repository's README: what an operator must
+	// know before deploying (docs/architecture.md §3).
+	Warnings []string `yaml:"warnings,omitempty" desc:"optional one-line warnings (at most 300 characters each) shown at the top of the daemon repository's README, e.g. a version that must not go to mainnet; cite SOURCES.md"`
 }
 
 // Upstream says where releases are announced and which ones to follow.
@@ -105,13 +108,18 @@ type Runtime struct {
 	StopSignal  string            `yaml:"stop_signal,omitempty" desc:"the signal that stops the daemon cleanly: SIGTERM (default) or SIGINT"`
 	StopTimeout Duration          `yaml:"stop_timeout" desc:"how long a stop may take before the daemon is killed"`
 	Height      []string          `yaml:"height,omitempty" desc:"argv that prints the block height, used by health checks"`
+	StallAfter  Duration          `yaml:"stall_after,omitempty" desc:"with height: the node is unhealthy when its height has not moved for this long (whole seconds, default 1h)"`
 	Snapshot    bool              `yaml:"snapshot,omitempty" desc:"the entry point may seed an empty data dir from SNAPSHOT_URL"`
+	Memory      string            `yaml:"memory,omitempty" desc:"optional docker memory limit of the container: a whole number of MiB or GiB, e.g. 512m or 8g (at least 6m)"`
 }
 
 // ConfigFile is a file from the coin's files/ folder installed in the image.
 type ConfigFile struct {
 	File string `yaml:"file" desc:"path under files/ in the coin's folder: a regular file, not a link, at most 1 MiB"`
 	Path string `yaml:"path" desc:"absolute path in the image, under /node/ or /etc/<name>/ and outside data_dir"`
+	// Overlay: the image keeps the file at <path>.base and the entry point
+	// writes base + the host's overlay to /run/coinpipe (docs/architecture.md §4).
+	Overlay bool `yaml:"overlay,omitempty" desc:"key=value config only: the host's /etc/coinpipe/<name>.conf (per-host settings, secrets such as rpcauth) is appended to this file at container start; at most one config file"`
 }
 
 // Deploy says where the image goes and how it is rolled out.
@@ -121,6 +129,7 @@ type Deploy struct {
 	MaxUnavailable int       `yaml:"max_unavailable,omitempty" desc:"hosts updated at once"`
 	HealthTimeout  Duration  `yaml:"health_timeout,omitempty" desc:"how long a host may take to become healthy"`
 	Auto           bool      `yaml:"auto,omitempty" desc:"roll out without a manual step"`
+	RPCAddress     string    `yaml:"rpc_address,omitempty" desc:"host IPv4 address every port outside the p2p group is published on: loopback or private (RFC 1918), default 127.0.0.1"`
 }
 
 // Instances selects the hosts by EC2 tag.

@@ -3,6 +3,7 @@ package manifest
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"path"
 	"path/filepath"
@@ -70,11 +71,18 @@ const (
 	EntryPoint = BinDir + "/docker-entrypoint.sh"
 )
 
+// ownScripts are what the generated image installs in BinDir beside the
+// release's binaries: a binary of the same name would be overwritten.
+var ownScripts = map[string]bool{"docker-entrypoint.sh": true, "coinpipe-height": true, "coinpipe-health": true}
+
 // Defaults applied to fields left out.
 const (
 	DefaultMaxUnavailable = 1
 	DefaultHealthTimeout  = Duration(15 * time.Minute)
 	DefaultStopSignal     = "SIGTERM"
+	// DefaultStallAfter: an hour without a new block is far beyond any
+	// shipped chain's block time (Bitcoin's 10 minutes, with variance).
+	DefaultStallAfter = Duration(time.Hour)
 )
 
 // validator collects problems for one manifest.
@@ -100,6 +108,10 @@ func Validate(m *Manifest) Problems {
 	v.runtime(binaries)
 	v.deploy()
 	v.committed()
+	v.warnings()
+	if _, err := m.Sources(); err != nil {
+		v.fileError(filepath.ToSlash(filepath.Join(m.Dir, SourcesFile)), err)
+	}
 	if c := m.Notify.SlackChannel; c != "" && !slackPattern.MatchString(c) {
 		v.addf("notify.slack_channel", "%q is not a Slack channel such as \"#coin-nodes\"", excerpt(c))
 	}
@@ -108,6 +120,9 @@ func Validate(m *Manifest) Problems {
 	}
 	if !m.Has("deploy.health_timeout") {
 		m.Deploy.HealthTimeout = DefaultHealthTimeout
+	}
+	if !m.Has("runtime.stall_after") {
+		m.Runtime.StallAfter = DefaultStallAfter
 	}
 	v.problems.Sort()
 	return v.problems
@@ -204,6 +219,8 @@ func (v *validator) release() map[string]bool {
 			v.addf(p, "%q must be a clean relative path inside the archive (letters, digits, '.', '_', '+', '-'; no part may start with '-')", excerpt(b))
 		case binaries[path.Base(b)]:
 			v.addf(p, "%q installs %s a second time", excerpt(b), excerpt(path.Base(b)))
+		case ownScripts[path.Base(resolved)]:
+			v.addf(p, "%q would be replaced by coinpipe's own %s in %s", excerpt(b), path.Base(resolved), BinDir)
 		}
 		binaries[path.Base(b)] = true
 	}
@@ -393,7 +410,9 @@ func (v *validator) runtime(binaries map[string]bool) {
 		}
 		seen = append(seen, c.Path)
 	}
+	v.overlays()
 	v.ports(rt.Ports)
+	v.memory(rt.Memory)
 	switch rt.StopSignal {
 	case "":
 		v.m.Runtime.StopSignal = DefaultStopSignal
@@ -408,6 +427,102 @@ func (v *validator) runtime(binaries map[string]bool) {
 		v.addf("runtime.stop_timeout", "%s must be a whole number of seconds, at least 1s (docker and systemd count seconds)", rt.StopTimeout)
 	case rt.StopTimeout > Duration(time.Hour):
 		v.addf("runtime.stop_timeout", "%s is more than 1h", rt.StopTimeout)
+	}
+	// coinpipe-health compares `date +%s` values: whole seconds.
+	if v.m.Has("runtime.stall_after") {
+		switch {
+		case len(rt.Height) == 0:
+			v.addf("runtime.stall_after", "needs runtime.height: without a block height nothing can be seen to stall")
+		case rt.StallAfter < Duration(time.Second) || time.Duration(rt.StallAfter)%time.Second != 0:
+			v.addf("runtime.stall_after", "%s must be a whole number of seconds, at least 1s (coinpipe-health counts seconds)", rt.StallAfter)
+		}
+	}
+}
+
+// memoryPattern is docker's --memory in the units a node needs: whole MiB
+// or GiB, at most 7 digits so the value cannot overflow.
+var memoryPattern = regexp.MustCompile(`^([1-9][0-9]{0,6})([mg])$`)
+
+// memory checks runtime.memory, the optional docker memory limit.
+func (v *validator) memory(mem string) {
+	if !v.m.Has("runtime.memory") {
+		return
+	}
+	// docker refuses a limit under 6 MiB only when the container starts;
+	// say so here instead.
+	switch sub := memoryPattern.FindStringSubmatch(mem); {
+	case sub == nil:
+		v.addf("runtime.memory", "%q is not a memory limit such as 512m or 8g (a whole number of MiB or GiB)", excerpt(mem))
+	case sub[2] == "m" && len(sub[1]) == 1 && sub[1] < "6":
+		v.addf("runtime.memory", "%s is below docker's minimum of 6m", mem)
+	}
+}
+
+// DefaultRPCAddress publishes every port outside the p2p group on the
+// host's loopback only.
+const DefaultRPCAddress = "127.0.0.1"
+
+// rpcAddress checks deploy.rpc_address and applies its default. RPC is
+// never published on every address (p2p is): one loopback or private IPv4
+// address, the form docker's --publish takes without brackets.
+func (v *validator) rpcAddress(addr string) {
+	if !v.m.Has("deploy.rpc_address") {
+		v.m.Deploy.RPCAddress = DefaultRPCAddress
+		return
+	}
+	switch a, err := netip.ParseAddr(addr); {
+	case err != nil || !a.Is4():
+		v.addf("deploy.rpc_address", "%q is not an IPv4 address such as 127.0.0.1 or 10.0.1.5", excerpt(addr))
+	case a.IsUnspecified():
+		v.addf("deploy.rpc_address", "0.0.0.0 would publish RPC on every address of the host; name one loopback or private address")
+	case !a.IsLoopback() && !a.IsPrivate():
+		v.addf("deploy.rpc_address", "%s is a public address; RPC is published only on loopback or a private address (10/8, 172.16/12, 192.168/16)", a)
+	}
+}
+
+// overlays checks runtime.config[].overlay: the host has one overlay file,
+// so at most one config file takes it, and the image keeps that file's base
+// at <path>.base, which no other entry may install.
+func (v *validator) overlays() {
+	first := -1
+	for i, c := range v.m.Runtime.Config {
+		if !c.Overlay {
+			continue
+		}
+		p := fmt.Sprintf("runtime.config[%d].overlay", i)
+		if first >= 0 {
+			v.addf(p, "only one config file may take the overlay: the host has one, /etc/coinpipe/%s.conf, and runtime.config[%d] takes it", v.m.Name, first)
+			continue
+		}
+		first = i
+		for j, other := range v.m.Runtime.Config {
+			if j != i && c.Path != "" && other.Path == c.Path+OverlayBaseSuffix {
+				v.addf(fmt.Sprintf("runtime.config[%d].path", j), "%s is where the image keeps the base of the overlay config %s", excerpt(other.Path), excerpt(c.Path))
+			}
+		}
+	}
+}
+
+// OverlayBaseSuffix names the image's copy of an overlay config: the
+// entry point writes <path> (a link into /run/coinpipe) from <path>.base and the
+// host's overlay.
+const OverlayBaseSuffix = ".base"
+
+// MaxWarning is the length of a warning in runes: one line of a README.
+const MaxWarning = 300
+
+// warnings checks the top-level warnings: one printable line each.
+func (v *validator) warnings() {
+	for i, w := range v.m.Warnings {
+		p := fmt.Sprintf("warnings[%d]", i)
+		switch n := len([]rune(w)); {
+		case strings.TrimSpace(w) == "":
+			v.addf(p, "is empty")
+		case strings.ContainsFunc(w, unicode.IsControl):
+			v.addf(p, "must be one line without control characters (a newline or tab)")
+		case n > MaxWarning:
+			v.addf(p, "is %d characters; keep a warning to one line of at most %d and put the details in %s", n, MaxWarning, SourcesFile)
+		}
 	}
 }
 
@@ -468,6 +583,7 @@ func (v *validator) deploy() {
 	if v.m.Has("deploy.health_timeout") && d.HealthTimeout <= 0 {
 		v.addf("deploy.health_timeout", "must be more than 0")
 	}
+	v.rpcAddress(d.RPCAddress)
 }
 
 // committed checks the coin's release/ folder, when there is one: it must

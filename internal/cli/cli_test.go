@@ -95,7 +95,7 @@ func TestGenerateAndCheck(t *testing.T) {
 	dir := filepath.Join(out, "monero")
 
 	code, stdout, errOut := run(t, "generate", "--coins", coins, "--out", out)
-	if code != ExitOK || stdout != dir+": 10 changes written\n" {
+	if code != ExitOK || stdout != dir+": 14 changes written\n" {
 		t.Fatalf("generate: code %d, stdout %q, stderr %q", code, stdout, errOut)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "Dockerfile")); err != nil {
