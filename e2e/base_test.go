@@ -94,7 +94,7 @@ func ensureBaseImage(ctx context.Context, t *testing.T, b *buildah, cache string
 // own Debian mirror, the only one this network reaches.
 func debootstrap(ctx context.Context, t *testing.T, dir string) {
 	t.Helper()
-	mirror := debianMirror(t)
+	mirror := debianMirror(t, baseSuite)
 	removeRootfs(t, dir) // a failed run's leftovers
 	t.Logf("debootstrap %s from %s into %s (about a minute)", baseSuite, mirror, dir)
 	run(ctx, debootstrapTimeout, "debootstrap", "--variant="+baseVariant, "--include="+strings.Join(baseInclude, ","),
@@ -179,11 +179,11 @@ func unmountUnder(t *testing.T, dir string) {
 	}
 }
 
-// debianMirror is the Debian mirror the host's apt uses for the base suite
-// ($COINPIPE_E2E_DEBIAN_MIRROR overrides it).
-func debianMirror(t *testing.T) string {
+// debianMirror is the Debian mirror the host's apt uses for suite
+// ($COINPIPE_E2E_DEBIAN_MIRROR overrides it for the base suite).
+func debianMirror(t *testing.T, suite string) string {
 	t.Helper()
-	if m := os.Getenv("COINPIPE_E2E_DEBIAN_MIRROR"); m != "" {
+	if m := os.Getenv("COINPIPE_E2E_DEBIAN_MIRROR"); m != "" && suite == baseSuite {
 		return m
 	}
 	files := []string{"/etc/apt/sources.list"}
@@ -196,11 +196,11 @@ func debianMirror(t *testing.T) string {
 		if err != nil {
 			continue
 		}
-		if m := mirrorFromSources(string(src), strings.HasSuffix(f, ".sources"), baseSuite); m != "" {
+		if m := mirrorFromSources(string(src), strings.HasSuffix(f, ".sources"), suite); m != "" {
 			return m
 		}
 	}
-	t.Fatalf("no deb source for %s in /etc/apt/sources.list(.d); set COINPIPE_E2E_DEBIAN_MIRROR", baseSuite)
+	t.Fatalf("no deb source for %s in /etc/apt/sources.list(.d); set COINPIPE_E2E_DEBIAN_MIRROR", suite)
 	return ""
 }
 

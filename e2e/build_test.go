@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -34,6 +35,9 @@ type release struct {
 	tarball []byte // served as the artifact
 	sums    []byte // served as SHA256SUMS
 	asc     []byte // served as SHA256SUMS.asc
+	// apt is served too, keyed by https URL: the Debian archive the
+	// runtime stage installs coin.packages from.
+	apt map[string][]byte
 }
 
 // built is one finished build.
@@ -74,11 +78,13 @@ func (s *suite) build(t *testing.T, r release, flags ...string) built {
 	name := strings.TrimPrefix(t.Name(), s.t.Name()+"/")
 	prefix := fmt.Sprintf("%02d-%s", s.builds.Add(1), strings.Trim(regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(name), "-"), "-"))
 	bl := built{tag: "localhost/coinpipe-e2e/synth:" + prefix, prefix: prefix, dir: render(t, r.coin)}
-	bl.mirror = s.mirror.publish(prefix, map[string][]byte{
+	files := map[string][]byte{
 		resolve(synthURL(tarballName)):      r.tarball,
 		resolve(synthURL("SHA256SUMS")):     r.sums,
 		resolve(synthURL("SHA256SUMS.asc")): r.asc,
-	})
+	}
+	maps.Copy(files, r.apt)
+	bl.mirror = s.mirror.publish(prefix, files)
 	s.t.Cleanup(func() { s.b.removeImage(context.WithoutCancel(s.ctx), bl.tag) })
 	start := time.Now()
 	// SOURCE_DATE_EPOCH as the pipeline passes it (the commit time there).

@@ -28,8 +28,12 @@ func newBuildah(cache string) *buildah {
 }
 
 func (b *buildah) run(ctx context.Context, timeout time.Duration, args ...string) cmdResult {
-	global := []string{"--root", b.root, "--runroot", b.runroot, "--storage-driver", "vfs"}
-	return run(ctx, timeout, "buildah", append(global, args...)...)
+	return run(ctx, timeout, "buildah", append(b.storageArgs(), args...)...)
+}
+
+// storageArgs are the global flags that put buildah on the suite's storage.
+func (b *buildah) storageArgs() []string {
+	return []string{"--root", b.root, "--runroot", b.runroot, "--storage-driver", "vfs"}
 }
 
 // imageExists reports whether ref names an image in the suite's storage.

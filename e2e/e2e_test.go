@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -90,6 +92,18 @@ func TestDockerfileBuild(t *testing.T) {
 		}
 	})
 
+	// The daemon, its entry point and the health probe under the rendered
+	// node@.service's restrictions, as far as buildah run applies them
+	// here (hardened_test.go; e2e/README.md says what is not run).
+	t.Run("hardened container runs the daemon as node@.service does", func(t *testing.T) {
+		if goodBuild.tag == "" || goodBuild.res.Err != nil {
+			t.Skip("the good release did not build")
+		}
+		start := time.Now()
+		s.testHardened(t, goodBuild.tag, good.coin)
+		t.Logf("hardened run checked in %s", time.Since(start).Round(100*time.Millisecond))
+	})
+
 	// Built twice more from a fresh rendering, through other mirror
 	// prefixes (a mirror may not change what is installed): with
 	// --timestamp 0 the two images must be identical byte for byte, and
@@ -112,6 +126,60 @@ func TestDockerfileBuild(t *testing.T) {
 			t.Logf("both --timestamp 0 builds are image %s", id1)
 		}
 		sameFiles(t, withoutMTimes(s.listing(t, goodBuild.tag)), withoutMTimes(s.listing(t, first.tag)))
+	})
+
+	// A coin with a package (netbase: small, depends on nothing the base
+	// lacks): the runtime stage installs it from the Debian archive named
+	// by image.debian_snapshot, served through the mirror as Debian signed
+	// it. Two --timestamp 0 builds must be the same image, the package must
+	// be there, and nothing of apt's run (lists, logs, the mounted sources)
+	// nor the mirror URL may be left in the image or its history.
+	t.Run("same inputs with packages build the same image", func(t *testing.T) {
+		if goodBuild.res.Err != nil {
+			t.Skip("the good release did not build")
+		}
+		status, err := os.ReadFile(filepath.Join(s.b.fromImage(ctx, t, s.base).root, "var/lib/dpkg/status"))
+		if err != nil {
+			t.Fatalf("reading the base image's dpkg status: %v", err)
+		}
+		repo := ensureAptRepo(ctx, t, cache, status, []string{"netbase"})
+		r := good
+		r.coin.packages, r.coin.debianSnapshot, r.apt = []string{"netbase"}, repo.stamp, repo.serve()
+		first := s.build(t, r, "--timestamp", "0")
+		first.res.must(t)
+		second := s.build(t, r, "--timestamp", "0")
+		second.res.must(t)
+		id1, img1 := s.b.inspect(ctx, t, first.tag)
+		id2, img2 := s.b.inspect(ctx, t, second.tag)
+		if !slices.Equal(img1.RootFS.DiffIDs, img2.RootFS.DiffIDs) || id1 != id2 {
+			t.Errorf("two --timestamp 0 builds of a coin with packages differ:\nimage %s layers %v\nimage %s layers %v", id1, img1.RootFS.DiffIDs, id2, img2.RootFS.DiffIDs)
+			sameFiles(t, s.listing(t, first.tag), s.listing(t, second.tag))
+		} else {
+			t.Logf("both --timestamp 0 builds with netbase from %s are image %s", repo.stamp, id1)
+		}
+		inRelease := "https://snapshot.debian.org/archive/debian/" + repo.stamp + "/dists/" + baseSuite + "/InRelease"
+		if n := s.mirror.downloads(first.prefix, inRelease); n != 1 {
+			t.Errorf("apt fetched %s through DOWNLOAD_MIRROR %d times, want 1", inRelease, n)
+		}
+		files := s.listing(t, first.tag)
+		var hasServices bool
+		for _, e := range files {
+			switch {
+			case e.Path == "/etc/services":
+				hasServices = true
+			case strings.HasPrefix(e.Path, "/var/lib/apt/lists/") || strings.HasPrefix(e.Path, "/var/log/apt/") ||
+				strings.HasPrefix(e.Path, "/mnt/") || strings.HasPrefix(e.Path, "/apt-sources") ||
+				e.Path == "/var/log/dpkg.log" || e.Path == "/var/cache/ldconfig/aux-cache":
+				t.Errorf("the image keeps %s from the package install", e.Path)
+			}
+		}
+		if !hasServices {
+			t.Errorf("the image lacks /etc/services: netbase was not installed")
+		}
+		raw := s.b.run(ctx, quickTimeout, "inspect", "--type", "image", first.tag).must(t)
+		if strings.Contains(raw, first.mirror) {
+			t.Errorf("the image's configuration or history names DOWNLOAD_MIRROR %s", first.mirror)
+		}
 	})
 
 	// The failing cases run in parallel (go test -parallel, GOMAXPROCS by
@@ -282,7 +350,8 @@ func (s *suite) checkImage(t *testing.T, tag string) {
 		{[]string{"id", "-g"}, strconv.Itoa(synthUID)},
 		{[]string{"synthd"}, genuineDaemon},
 		{[]string{"synthd-cli", "getblockcount"}, "42"},
-		{[]string{"cat", "/etc/synth/synth.conf"}, "rpcbind=127.0.0.1"},
+		// The config takes the host's overlay: the image keeps its base.
+		{[]string{"cat", "/etc/synth/synth.conf.base"}, "rpcbind=127.0.0.1"},
 		{append(slices.Clone(cfg.Entrypoint), "synthd"), genuineDaemon},
 	} {
 		out := c.exec(ctx, tc.argv...).must(t)

@@ -175,6 +175,10 @@ type coinSpec struct {
 	// being pinned, as in a project's combined keys file.
 	bundled []*signer
 	sha256  string // the artifact's pinned sha256
+	// packages and debianSnapshot become image.packages and
+	// image.debian_snapshot; none by default.
+	packages       []string
+	debianSnapshot string
 }
 
 // writeCoin writes coins/synth/{coin.yaml,keys/,files/} under dir and
@@ -217,13 +221,13 @@ release:
     keys:
 %simage:
   base: %s
-  user: %s
+%s  user: %s
   uid: %d
 runtime:
   command: ["synthd", "-conf=/etc/synth/synth.conf", "-datadir=/node/data"]
   data_dir: /node/data
   config:
-    - {file: files/synth.conf, path: /etc/synth/synth.conf}
+    - {file: files/synth.conf, path: /etc/synth/synth.conf, overlay: true}
   ports: {rpc: [18332], p2p: [18333]}
   stop_timeout: 90s
   stop_signal: SIGINT
@@ -237,9 +241,17 @@ notify:
 `, synthVersion, synthURL("synth-{version}-x86_64-linux-gnu.tar.gz"), spec.sha256,
 		"    - "+strings.Join(installed, "\n    - ")+"\n",
 		synthURL("SHA256SUMS"), synthURL("SHA256SUMS.asc"), spec.threshold, keys.String(),
-		synthBase, synthUser, synthUID)
+		synthBase, imageExtras(spec), synthUser, synthUID)
 	writeFile(t, filepath.Join(coin, "coin.yaml"), []byte(yaml))
 	return coin
+}
+
+// imageExtras are coin.yaml's image lines for the spec's packages.
+func imageExtras(spec coinSpec) string {
+	if len(spec.packages) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("  packages: [%s]\n  debian_snapshot: %s\n", strings.Join(spec.packages, ", "), spec.debianSnapshot)
 }
 
 func writeFile(t *testing.T, path string, data []byte) {

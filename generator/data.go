@@ -28,14 +28,17 @@ type data struct {
 	// RuntimePackages are the manifest's packages plus what the entry point
 	// needs to fetch and unpack a snapshot.
 	RuntimePackages []string
-	User            string
-	UID             int
-	Command         []string
-	DataDir         string
-	Config          []manifest.ConfigFile
-	Ports           []portData
-	StopSignal      string
-	StopSeconds     int64
+	// DebianSnapshot is the snapshot.debian.org time they are installed
+	// from (image.debian_snapshot): the same versions on any day.
+	DebianSnapshot string
+	User           string
+	UID            int
+	Command        []string
+	DataDir        string
+	Config         []manifest.ConfigFile
+	Ports          []portData
+	StopSignal     string
+	StopSeconds    int64
 	// StopSecondsPlusMargin is systemd's stop timeout: docker's plus a minute.
 	StopSecondsPlusMargin int64
 	Height                []string
@@ -140,6 +143,7 @@ func newData(m *manifest.Manifest, opts Options) data {
 		Base:                  m.Image.Base,
 		Checksums:             checksumsData{URL: v(m.Release.Checksums.URL), Format: m.Release.Checksums.Format},
 		RuntimePackages:       runtimePackages(m),
+		DebianSnapshot:        m.Image.DebianSnapshot,
 		User:                  m.Image.User,
 		UID:                   m.Image.UID,
 		Command:               m.Runtime.Command,

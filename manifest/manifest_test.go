@@ -212,6 +212,26 @@ func TestInvalidManifests(t *testing.T) {
 		{"stall after not a duration", "stop_timeout: 5m", "stop_timeout: 5m\n  stall_after: an hour", []string{
 			f + `:39:16: runtime.stall_after: "an hour" is not a duration such as 90s, 10m or 48h`,
 		}},
+		// Issue 8: image.debian_snapshot pins the runtime stage's packages.
+		{"packages without a debian snapshot", "  user: monero\n", "  packages: [netbase]\n  user: monero\n", []string{
+			f + `:29:3: image.debian_snapshot: is required when the runtime image installs packages (image.packages, or runtime.snapshot's download tools): the snapshot.debian.org time, such as 20260918T000000Z, that pins their versions`,
+		}},
+		{"snapshot seeding without a debian snapshot", "stop_timeout: 5m", "stop_timeout: 5m\n  snapshot: true", []string{
+			f + `:29:3: image.debian_snapshot: is required when the runtime image installs packages (image.packages, or runtime.snapshot's download tools): the snapshot.debian.org time, such as 20260918T000000Z, that pins their versions`,
+		}},
+		{"debian snapshot written as a date", "  user: monero\n", "  packages: [netbase]\n  debian_snapshot: \"2026-09-18\"\n  user: monero\n", []string{
+			f + `:31:20: image.debian_snapshot: "2026-09-18" is not a snapshot.debian.org time such as 20260918T000000Z (UTC, YYYYMMDDTHHMMSSZ)`,
+		}},
+		{"debian snapshot on a day that does not exist", "  user: monero\n", "  packages: [netbase]\n  debian_snapshot: 20260231T000000Z\n  user: monero\n", []string{
+			f + `:31:20: image.debian_snapshot: "20260231T000000Z" is not a snapshot.debian.org time such as 20260918T000000Z (UTC, YYYYMMDDTHHMMSSZ)`,
+		}},
+		{"debian snapshot in another time zone", "  user: monero\n", "  packages: [netbase]\n  debian_snapshot: 20260918T000000+0200\n  user: monero\n", []string{
+			f + `:31:20: image.debian_snapshot: "20260918T000000+0200" is not a snapshot.debian.org time such as 20260918T000000Z (UTC, YYYYMMDDTHHMMSSZ)`,
+		}},
+		{"debian snapshot without a package", "  user: monero\n", "  debian_snapshot: 20260918T000000Z\n  user: monero\n", []string{
+			f + `:30:20: image.debian_snapshot: the runtime image installs no package (no image.packages, no runtime.snapshot): remove it`,
+		}},
+		{"debian snapshot with packages and snapshot seeding", "  user: monero\n", "  packages: [netbase]\n  debian_snapshot: 20260918T000000Z\n  user: monero\n", nil},
 		{"stall after without a height", `  height: ["monerod", "print_height"]`, "  stall_after: 2h", []string{
 			f + `:39:16: runtime.stall_after: needs runtime.height: without a block height nothing can be seen to stall`,
 		}},
@@ -423,7 +443,7 @@ func TestAllProblemsAtOnce(t *testing.T) {
 	want := []string{
 		fixture + `:2:7: name: "Monero" must be lower-case letters, digits and inner dashes ([a-z0-9-]+)`,
 		fixture + `:19:13: release.checksums.format: unknown format "md5"; use sha256sum, monero or gitian-assert`,
-		fixture + `:31:3: image.shell: unknown field; known fields: base, packages, uid, user`,
+		fixture + `:31:3: image.shell: unknown field; known fields: base, debian_snapshot, packages, uid, user`,
 		fixture + `:32:8: image.uid: must not be 0 (root)`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {

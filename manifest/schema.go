@@ -44,6 +44,7 @@ var fieldPatterns = map[string]*regexp.Regexp{
 	"Key.signer":            signerPattern,
 	"Image.base":            imagePattern,
 	"Image.packages":        packagePattern,
+	"Image.debian_snapshot": debianSnapshotPattern,
 	"Image.user":            userPattern,
 	"Deploy.ecr_repository": ecrPattern,
 	"Instances.tag":         tagKeyPattern,

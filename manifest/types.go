@@ -95,8 +95,11 @@ type Key struct {
 type Image struct {
 	Base     string   `yaml:"base" desc:"base image, always pinned by digest: name[:tag]@sha256:<64 hex>"`
 	Packages []string `yaml:"packages,omitempty" desc:"extra Debian packages installed in the runtime image"`
-	User     string   `yaml:"user" desc:"the non-root user the daemon runs as"`
-	UID      int      `yaml:"uid" desc:"fixed uid and gid, so host volumes keep their owner"`
+	// DebianSnapshot pins the runtime stage's packages to the Debian archive
+	// as it was then, so one commit builds the same image on any day.
+	DebianSnapshot string `yaml:"debian_snapshot,omitempty" desc:"snapshot.debian.org timestamp (UTC, YYYYMMDDTHHMMSSZ) the runtime image's packages are installed from; required when it installs any (image.packages or runtime.snapshot)"`
+	User           string `yaml:"user" desc:"the non-root user the daemon runs as"`
+	UID            int    `yaml:"uid" desc:"fixed uid and gid, so host volumes keep their owner"`
 }
 
 // Runtime describes how the daemon runs.

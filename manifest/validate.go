@@ -50,10 +50,13 @@ var (
 	signerPattern      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 	placeholderPattern = regexp.MustCompile(`\{[^}]*\}`)
 	// A reference pinned by digest: registry/path[:tag]@sha256:<hex>.
-	imagePattern    = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[0-9a-f]{64}$`)
-	packagePattern  = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+~:-]+)?$`)
-	userPattern     = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
-	portNamePattern = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+	imagePattern   = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[0-9a-f]{64}$`)
+	packagePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+~:-]+)?$`)
+	// debianSnapshotPattern is a snapshot.debian.org timestamp, as its
+	// /archive/<archive>/<timestamp>/ URLs take it.
+	debianSnapshotPattern = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z$`)
+	userPattern           = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+	portNamePattern       = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
 	// ECR repository names, as the CreateRepository API documents them.
 	ecrPattern   = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$`)
 	slackPattern = regexp.MustCompile(`^#[a-z0-9][a-z0-9_-]{0,79}$`)
@@ -343,6 +346,7 @@ func (v *validator) image() {
 			v.addf(fmt.Sprintf("image.packages[%d]", i), "%q is not a Debian package name", excerpt(pkg))
 		}
 	}
+	v.debianSnapshot()
 	if v.required("image.user", im.User) {
 		switch {
 		case !userPattern.MatchString(im.User):
@@ -361,6 +365,33 @@ func (v *validator) image() {
 	case im.UID == 65534 || im.UID == 65535:
 		v.addf("image.uid", "%d is nobody/nogroup or reserved; pick another fixed uid", im.UID)
 	}
+}
+
+// debianSnapshot checks image.debian_snapshot: the runtime stage installs
+// its packages (the manifest's and, with runtime.snapshot, the entry
+// point's download tools) from the Debian archive as it was at that time,
+// so it is needed exactly when there is a package to install
+// (docs/architecture.md §3).
+func (v *validator) debianSnapshot() {
+	stamp := v.m.Image.DebianSnapshot
+	installs := len(v.m.Image.Packages) > 0 || v.m.Runtime.Snapshot
+	switch {
+	case stamp == "" && installs:
+		v.addf("image.debian_snapshot", "is required when the runtime image installs packages (image.packages, or runtime.snapshot's download tools): the snapshot.debian.org time, such as 20260918T000000Z, that pins their versions")
+	case stamp == "":
+	case !installs:
+		v.addf("image.debian_snapshot", "the runtime image installs no package (no image.packages, no runtime.snapshot): remove it")
+	case !validSnapshotTime(stamp):
+		v.addf("image.debian_snapshot", "%q is not a snapshot.debian.org time such as 20260918T000000Z (UTC, YYYYMMDDTHHMMSSZ)", excerpt(stamp))
+	}
+}
+
+func validSnapshotTime(s string) bool {
+	if !debianSnapshotPattern.MatchString(s) {
+		return false
+	}
+	_, err := time.Parse("20060102T150405Z", s)
+	return err == nil
 }
 
 func (v *validator) runtime(binaries map[string]bool) {
