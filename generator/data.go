@@ -16,6 +16,7 @@ type data struct {
 	Name        string
 	Description string
 	Version     string
+	Tag         string // the image tag: manifest.ImageTag, what push, the unit and rollout use
 	ManifestRef string // coins/<coin>/coin.yaml, named in "generated from" headers
 	EnvVersion  string // BITCOIN_VERSION
 	Source      string // https://github.com/<owner>/<repo>
@@ -136,6 +137,7 @@ func newData(m *manifest.Manifest, opts Options) data {
 		Name:                  m.Name,
 		Description:           m.Description,
 		Version:               m.Version,
+		Tag:                   m.ImageTag(),
 		ManifestRef:           path.Join("coins", m.Name, manifest.FileName),
 		EnvVersion:            strings.ToUpper(strings.ReplaceAll(m.Name, "-", "_")) + "_VERSION",
 		Source:                "https://github.com/" + m.Upstream.GitHub,

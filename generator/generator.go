@@ -45,7 +45,7 @@ var rendered = []struct {
 
 var tmpl = template.Must(template.New("").Option("missingkey=error").Funcs(template.FuncMap{
 	"json":    toJSON,
-	"shquote": shquote,
+	"shquote": ShellQuote,
 	"join":    strings.Join,
 	"upper":   strings.ToUpper,
 	"replace": strings.ReplaceAll,
@@ -121,8 +121,9 @@ func toJSON(v any) (string, error) {
 	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
-// shquote quotes s for POSIX sh.
-func shquote(s string) string {
+// ShellQuote quotes s for POSIX sh: the one quoting of every shell line
+// coinpipe writes (templates, and the rollout's SSM commands).
+func ShellQuote(s string) string {
 	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@,+%") == "" {
 		return s
 	}

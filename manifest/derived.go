@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"fmt"
 	"net/url"
 	"path"
 	"strings"
@@ -38,4 +39,16 @@ func (m *Manifest) ArtifactFileName(platform string) string {
 		return path.Base(u.Path)
 	}
 	return path.Base(raw)
+}
+
+// ImageTag is the tag the image of this manifest is pushed, pulled and run
+// under (docs/architecture.md §3): the version for the first build, and
+// <version>-<revision> for a rebuild of the same version (31.1, 31.1-2).
+// It follows from the manifest alone, so push, the unit and the rollout
+// agree on it without looking at an image.
+func (m *Manifest) ImageTag() string {
+	if m.Image.Revision <= 1 {
+		return m.Version
+	}
+	return fmt.Sprintf("%s-%d", m.Version, m.Image.Revision)
 }

@@ -21,6 +21,10 @@ import (
 // is the version and hash lines and nothing else. A value keeps its quoting
 // style; a plain value that would no longer read back as the same string
 // (32.0 is a float, 1e5 too) is written double-quoted instead.
+//
+// A new version starts its builds over: its image.revision line, if any,
+// is removed (the tag of the new version is the version alone,
+// docs/architecture.md §3).
 func SetRelease(src []byte, version string, sha256 map[string]string) ([]byte, error) {
 	if err := editable("version", version); err != nil {
 		return nil, err
@@ -58,6 +62,13 @@ func SetRelease(src []byte, version string, sha256 map[string]string) ([]byte, e
 	if err := add("version", targets.version, version); err != nil {
 		return nil, err
 	}
+	if targets.revision != nil && targets.version.Value != version {
+		e, err := lineRemoval(src, lines, "image.revision", targets.revision)
+		if err != nil {
+			return nil, err
+		}
+		edits = append(edits, e)
+	}
 	for _, platform := range sortedKeys(sha256) {
 		if err := add(join("release.artifacts", platform)+".sha256", targets.sha256[platform], sha256[platform]); err != nil {
 			return nil, err
@@ -78,6 +89,9 @@ func SetRelease(src []byte, version string, sha256 map[string]string) ([]byte, e
 	}
 	if !isString(check.version, version) {
 		return nil, fmt.Errorf("editing coin.yaml: version does not read back as %q", version)
+	}
+	if check.revision != nil && targets.version.Value != version {
+		return nil, fmt.Errorf("editing coin.yaml: image.revision is still there after the version changed")
 	}
 	for platform, sum := range sha256 {
 		if !isString(check.sha256[platform], sum) {
@@ -104,6 +118,9 @@ func editable(path, value string) error {
 type releaseTargets struct {
 	version *yaml.Node
 	sha256  map[string]*yaml.Node // by platform
+	// revision is image.revision's key and value, nil when it is not
+	// written: a version bump removes it.
+	revision *[2]*yaml.Node
 }
 
 // releaseNodes finds version and every release.artifacts.<platform>.sha256.
@@ -143,7 +160,76 @@ func releaseNodes(src []byte) (*releaseTargets, error) {
 		}
 		t.sha256[platform] = sum
 	}
+	if t.revision, err = optionalEntry(root, "image", "revision"); err != nil {
+		return nil, err
+	}
 	return t, nil
+}
+
+// optionalEntry returns the key and value of parent.key in the mapping n,
+// or nil when either is not written.
+func optionalEntry(n *yaml.Node, parent, key string) (*[2]*yaml.Node, error) {
+	var p *yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Kind == yaml.ScalarNode && n.Content[i].Value == parent {
+			p = n.Content[i+1]
+		}
+	}
+	if p == nil || p.Kind != yaml.MappingNode {
+		return nil, nil
+	}
+	var found *[2]*yaml.Node
+	for i := 0; i+1 < len(p.Content); i += 2 {
+		if p.Content[i].Kind != yaml.ScalarNode || p.Content[i].Value != key {
+			continue
+		}
+		if found != nil {
+			return nil, fmt.Errorf("editing coin.yaml: %s.%s is written twice (line %d)", parent, key, p.Content[i].Line)
+		}
+		found = &[2]*yaml.Node{p.Content[i], p.Content[i+1]}
+	}
+	return found, nil
+}
+
+// lineRemoval is the edit that removes the line holding the mapping entry
+// kv, which must be alone on its line (a trailing comment goes with it).
+func lineRemoval(src []byte, lines []int, path string, kv *[2]*yaml.Node) (splice, error) {
+	key, value := kv[0], kv[1]
+	fail := func(why string) (splice, error) {
+		return splice{}, fmt.Errorf("editing coin.yaml: %s (line %d) %s; write it as \"revision: N\" on a line of its own under image", path, key.Line, why)
+	}
+	if value.Kind != yaml.ScalarNode || value.Line != key.Line || value.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		return fail("is not a single value on the key's line")
+	}
+	if key.Line < 1 || key.Line > len(lines) {
+		return fail("could not be located in the file")
+	}
+	from := lines[key.Line-1]
+	to := len(src)
+	if key.Line < len(lines) {
+		to = lines[key.Line]
+	}
+	keyAt, ok := offset(src, lines, key.Line, key.Column)
+	if !ok || strings.TrimLeft(string(src[from:keyAt]), " ") != "" {
+		return fail("shares its line with other fields")
+	}
+	valueAt, ok := offset(src, lines, value.Line, value.Column)
+	if !ok {
+		return fail("could not be located in the file")
+	}
+	end := valueAt + len(value.Value)
+	if value.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+		if end, ok = quotedEnd(src, valueAt, src[valueAt]); !ok {
+			return fail("is a quoted value spanning lines")
+		}
+	}
+	if end > to {
+		return fail("spans lines")
+	}
+	if rest := strings.TrimSpace(string(src[end:to])); rest != "" && !strings.HasPrefix(rest, "#") {
+		return fail("shares its line with other fields")
+	}
+	return splice{from, to, ""}, nil
 }
 
 // child returns the value of key in the mapping n, written once, as a

@@ -443,7 +443,7 @@ func TestAllProblemsAtOnce(t *testing.T) {
 	want := []string{
 		fixture + `:2:7: name: "Monero" must be lower-case letters, digits and inner dashes ([a-z0-9-]+)`,
 		fixture + `:19:13: release.checksums.format: unknown format "md5"; use sha256sum, monero or gitian-assert`,
-		fixture + `:31:3: image.shell: unknown field; known fields: base, debian_snapshot, packages, uid, user`,
+		fixture + `:31:3: image.shell: unknown field; known fields: base, debian_snapshot, packages, revision, uid, user`,
 		fixture + `:32:8: image.uid: must not be 0 (root)`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {

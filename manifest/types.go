@@ -100,6 +100,9 @@ type Image struct {
 	DebianSnapshot string `yaml:"debian_snapshot,omitempty" desc:"snapshot.debian.org timestamp (UTC, YYYYMMDDTHHMMSSZ) the runtime image's packages are installed from; required when it installs any (image.packages or runtime.snapshot)"`
 	User           string `yaml:"user" desc:"the non-root user the daemon runs as"`
 	UID            int    `yaml:"uid" desc:"fixed uid and gid, so host volumes keep their owner"`
+	// Revision numbers rebuilds of one version (a base-image refresh, a
+	// config change), so each ships under a tag of its own (ImageTag).
+	Revision int `yaml:"revision,omitempty" desc:"optional build revision of this version, at least 1 (default): the image tag is the version for 1 and <version>-<revision> above it (31.1, 31.1-2); bump it to ship a rebuild of the same version; a version bump resets it"`
 }
 
 // Runtime describes how the daemon runs.
@@ -128,6 +131,7 @@ type ConfigFile struct {
 // Deploy says where the image goes and how it is rolled out.
 type Deploy struct {
 	ECRRepository  string    `yaml:"ecr_repository" desc:"ECR repository name"`
+	KMSKey         string    `yaml:"kms_key,omitempty" desc:"optional KMS key (ARN, key ID, alias/NAME or alias ARN) that push encrypts the ECR repository with when it creates it; AES256 when left out"`
 	Instances      Instances `yaml:"instances"`
 	MaxUnavailable int       `yaml:"max_unavailable,omitempty" desc:"hosts updated at once"`
 	HealthTimeout  Duration  `yaml:"health_timeout,omitempty" desc:"how long a host may take to become healthy"`

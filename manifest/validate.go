@@ -60,8 +60,18 @@ var (
 	// ECR repository names, as the CreateRepository API documents them.
 	ecrPattern   = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$`)
 	slackPattern = regexp.MustCompile(`^#[a-z0-9][a-z0-9_-]{0,79}$`)
+	// KMS keys as ECR's encryptionConfiguration.kmsKey takes them: a key
+	// ID, alias/NAME, or the ARN of either.
+	kmsKeyPattern = regexp.MustCompile(`^(` + kmsKeyID + `|` + kmsAlias + `|arn:aws(-cn|-us-gov|-iso|-iso-b)?:kms:[a-z0-9-]+:[0-9]{12}:(key/(` + kmsKeyID + `)|` + kmsAlias + `))$`)
 	// Platforms the base images used here publish.
 	platforms = map[string]bool{"linux/amd64": true, "linux/arm64": true, "linux/arm/v7": true, "linux/386": true, "linux/ppc64le": true, "linux/s390x": true, "linux/riscv64": true}
+)
+
+const (
+	kmsKeyID = `[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}`
+	kmsAlias = `alias/[A-Za-z0-9/_-]{1,250}`
+	// maxTagLength is the longest image tag OCI registries accept.
+	maxTagLength = 128
 )
 
 // Where the generated image puts things (templates/docker/Dockerfile.tmpl).
@@ -86,6 +96,9 @@ const (
 	// DefaultStallAfter: an hour without a new block is far beyond any
 	// shipped chain's block time (Bitcoin's 10 minutes, with variance).
 	DefaultStallAfter = Duration(time.Hour)
+	// DefaultRevision: the first build of a version is tagged with the
+	// version alone.
+	DefaultRevision = 1
 )
 
 // validator collects problems for one manifest.
@@ -126,6 +139,9 @@ func Validate(m *Manifest) Problems {
 	}
 	if !m.Has("runtime.stall_after") {
 		m.Runtime.StallAfter = DefaultStallAfter
+	}
+	if !m.Has("image.revision") {
+		m.Image.Revision = DefaultRevision
 	}
 	v.problems.Sort()
 	return v.problems
@@ -347,6 +363,7 @@ func (v *validator) image() {
 		}
 	}
 	v.debianSnapshot()
+	v.revision()
 	if v.required("image.user", im.User) {
 		switch {
 		case !userPattern.MatchString(im.User):
@@ -364,6 +381,22 @@ func (v *validator) image() {
 		v.addf("image.uid", "must be between 1000 and 2147483646, got %d", im.UID)
 	case im.UID == 65534 || im.UID == 65535:
 		v.addf("image.uid", "%d is nobody/nogroup or reserved; pick another fixed uid", im.UID)
+	}
+}
+
+// revision checks image.revision, and that the tag it makes with the
+// version is one a registry takes (docs/architecture.md §3).
+func (v *validator) revision() {
+	r := v.m.Image.Revision
+	if !v.m.Has("image.revision") {
+		return
+	}
+	if r < 1 {
+		v.addf("image.revision", "must be at least 1, got %d", r)
+		return
+	}
+	if tag := v.m.ImageTag(); len(tag) > maxTagLength && versionPattern.MatchString(v.m.Version) {
+		v.addf("image.revision", "makes the image tag %q, %d characters; a tag is at most %d", excerpt(tag), len(tag), maxTagLength)
 	}
 }
 
@@ -613,6 +646,9 @@ func (v *validator) deploy() {
 	}
 	if v.m.Has("deploy.health_timeout") && d.HealthTimeout <= 0 {
 		v.addf("deploy.health_timeout", "must be more than 0")
+	}
+	if v.m.Has("deploy.kms_key") && !kmsKeyPattern.MatchString(d.KMSKey) {
+		v.addf("deploy.kms_key", "%q is not a KMS key: a key ID, alias/NAME, or the ARN of a key or an alias (arn:aws:kms:REGION:ACCOUNT:key/ID)", excerpt(d.KMSKey))
 	}
 	v.rpcAddress(d.RPCAddress)
 }
