@@ -24,6 +24,9 @@ type deps struct {
 	// downloads configures the download client of verbs that fetch
 	// (timeouts, retries); tests shorten them.
 	downloads download.Client
+	// rollout tunes rollout's SSM polling and marker folder; tests
+	// shorten the one and move the other off the machine's /var/lib.
+	rollout rolloutTuning
 }
 
 // defaultDeps wires the process: os.Getenv and the wall clock.

@@ -84,6 +84,9 @@ failed, 130 interrupted (SIGINT), 143 terminated (SIGTERM).`,
 		newVerifyCmd(d),
 		newVerifySignatureCmd(d),
 		newWatchCmd(d),
+		newPushCmd(d),
+		newRolloutCmd(d),
+		newNotifyCmd(d),
 		newVersionCmd(d),
 	)
 	root.SetHelpCommand(newHelpCmd(root))

@@ -1,0 +1,312 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	fakeslack "gitlab.com/coinpipe/coinpipe/internal/fake/slack"
+	fakessm "gitlab.com/coinpipe/coinpipe/internal/fake/ssm"
+	"gitlab.com/coinpipe/coinpipe/internal/ssm"
+)
+
+const (
+	oldTag    = "0.18.4.0"
+	newTag    = "0.18.5.1" // the monero fixture's version: its ImageTag
+	awsSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYFAKESECRET"
+)
+
+// rolloutWorld is a simulated fleet of the monero fixture's hosts running
+// oldTag, the fake Slack, and the environment pointing coinpipe at them.
+type rolloutWorld struct {
+	coins string
+	fleet *fakessm.Fleet
+	slack *fakeslack.Server
+	env   map[string]string
+	tune  rolloutTuning
+}
+
+func newRolloutWorld(t *testing.T, hosts, k int) *rolloutWorld {
+	t.Helper()
+	coins := copyCoin(t)
+	file := filepath.Join(coins, "monero", "coin.yaml")
+	src, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A short health timeout and stop timeout keep the faults' tests quick.
+	yaml := strings.NewReplacer("max_unavailable: 1", fmt.Sprintf("max_unavailable: %d", k),
+		"health_timeout: 30m", "health_timeout: 3s", "stop_timeout: 5m", "stop_timeout: 5s").Replace(string(src))
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fleet := fakessm.NewFleet(t, fakessm.FleetOptions{
+		Coin: "monero", Hosts: hosts, TagKey: "Component", TagValue: "nodes/monero",
+		Running: oldTag, Registry: []string{newTag}, Height: 3200000,
+		BlockInterval: 300 * time.Millisecond, StopDelay: 50 * time.Millisecond, StartDelay: 700 * time.Millisecond,
+		Visibility: 50 * time.Millisecond, DeliveryTimeout: 500 * time.Millisecond,
+	})
+	sl := fakeslack.New()
+	w := &rolloutWorld{coins: coins, fleet: fleet, slack: sl}
+	w.env = map[string]string{
+		"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "AKIAFAKEFAKEFAKE0001", "AWS_SECRET_ACCESS_KEY": awsSecret,
+		"AWS_ENDPOINT_URL_SSM": fleet.URL(), "SLACK_WEBHOOK_URL": sl.Start(t),
+		"CI_PIPELINE_URL": "https://gitlab.example/coins/monero/-/pipelines/42", "CI_PIPELINE_ID": "42",
+		"CI_JOB_URL": "https://gitlab.example/coins/monero/-/jobs/7", "CI_JOB_NAME": "rollout", "GITLAB_USER_LOGIN": "alice",
+	}
+	w.tune = rolloutTuning{
+		ssm:         ssm.Options{PollInterval: 100 * time.Millisecond, MaxPollInterval: 500 * time.Millisecond, Grace: 2 * time.Second},
+		markerDir:   t.TempDir(),
+		switchGrace: 3 * time.Second, gateGrace: 3 * time.Second,
+	}
+	return w
+}
+
+func (w *rolloutWorld) rollout(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	code, stdout, stderr = runDeps(t.Context(), w.env, func(d *deps) { d.rollout = w.tune },
+		append([]string{"rollout", "--coins", w.coins, "--coin", "monero"}, args...)...)
+	for _, secret := range []string{awsSecret, w.slack.Path} {
+		if strings.Contains(stdout+stderr, secret) {
+			t.Errorf("a secret is in the output:\n%s\n%s", stdout, stderr)
+		}
+	}
+	return code, stdout, stderr
+}
+
+// maxDown asserts on the fleet's own history that at most k hosts were down at once.
+func (w *rolloutWorld) maxDown(t *testing.T, k int) {
+	t.Helper()
+	if n := w.fleet.MaxDown(); n > k {
+		t.Errorf("%d hosts were down at once; max_unavailable is %d", n, k)
+	}
+	for _, e := range w.fleet.History() {
+		if e.Kind == fakessm.EventKilled {
+			t.Errorf("%s: a daemon was killed: %+v", e.ID, e)
+		}
+	}
+}
+
+func (w *rolloutWorld) slackTexts() []string {
+	var out []string
+	for _, m := range w.slack.Messages() {
+		out = append(out, m.Text)
+	}
+	return out
+}
+
+func TestRolloutEndToEnd(t *testing.T) {
+	for _, tt := range []struct{ hosts, k int }{{1, 1}, {3, 1}, {5, 2}, {20, 5}} {
+		t.Run(fmt.Sprintf("%d hosts k=%d", tt.hosts, tt.k), func(t *testing.T) {
+			w := newRolloutWorld(t, tt.hosts, tt.k)
+			code, out, errOut := w.rollout(t)
+			if code != ExitOK {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+			}
+			for i := range tt.hosts {
+				if got := w.fleet.Active(i); got != newTag {
+					t.Errorf("host %d runs %q, want %s", i, got, newTag)
+				}
+			}
+			w.maxDown(t, tt.k)
+			if !strings.HasSuffix(out, "monero "+newTag+": finished\n") || strings.Count(out, oldTag+" → "+newTag) != tt.hosts {
+				t.Errorf("table:\n%s", out)
+			}
+			// SSM calls per host: a handful, whatever the fleet's size.
+			calls := len(w.fleet.API().Requests())
+			t.Logf("SSM calls: %d for %d hosts (%.1f per host): %d DescribeInstanceInformation, %d SendCommand, %d GetCommandInvocation, %d throttled",
+				calls, tt.hosts, float64(calls)/float64(tt.hosts), w.fleet.API().Count("DescribeInstanceInformation"),
+				w.fleet.API().Count("SendCommand"), w.fleet.API().Count("GetCommandInvocation"), w.fleet.API().Throttled())
+			// One command per host of its own (the gate); the survey, the
+			// marker's lock and unlock, and each batch's switch are shared.
+			batches := (tt.hosts + tt.k - 1) / tt.k
+			// Before each batch's gates, the others' height (when there are others).
+			heights := batches
+			if tt.hosts == 1 {
+				heights = 0
+			}
+			if n, want := w.fleet.API().Count("SendCommand"), 3+2*batches+tt.hosts-(batches-heights); n != want {
+				t.Errorf("%d SendCommand calls; want %d", n, want)
+			}
+			texts := w.slackTexts()
+			if len(texts) != tt.hosts+2 || !strings.HasPrefix(texts[0], "monero: rollout started: "+newTag) ||
+				texts[len(texts)-1] != fmt.Sprintf("monero: rollout finished: %s: %d of %d hosts on %s", newTag, tt.hosts, tt.hosts, newTag) {
+				t.Errorf("slack:\n%s", strings.Join(texts, "\n"))
+			}
+			// The marker is gone: a second rollout finds nothing to do.
+			code, out, _ = w.rollout(t)
+			if code != ExitOK || strings.Count(out, "unchanged") != tt.hosts {
+				t.Errorf("second rollout: exit %d\n%s", code, out)
+			}
+		})
+	}
+}
+
+func TestRolloutFaults(t *testing.T) {
+	const hosts, k, bad = 4, 1, 1
+	for _, tt := range []struct {
+		name  string
+		fault fakessm.Fault
+		after int // commands the host runs before the fault: survey, lock, the others' heights, switch, gate
+		// what the bad host runs afterwards, and its line in the table
+		active, result string
+	}{
+		{"new version crashes", fakessm.Crash, 0, oldTag, "rolled back: health gate failed: after 3s: node@" + newTag + ".service is not active"},
+		{"height stalls", fakessm.Stall, 0, oldTag, "rolled back: health gate failed: after 3s: height 3200"},
+		{"height goes backwards", fakessm.Backwards, 0, oldTag, "is below"}, // "height N is below M, recorded before the switch"
+		{"host offline after the switch", fakessm.Offline, 4, newTag, "rollback failed: health gate failed: SSM status Undeliverable"},
+		{"command times out", fakessm.Hang, 4, newTag, "rollback failed: health gate failed: SSM status TimedOut"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newRolloutWorld(t, hosts, k)
+			w.fleet.Host(bad).FailAfter(tt.fault, tt.after)
+			code, out, errOut := w.rollout(t)
+			if code != ExitFailure {
+				t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+			}
+			want := []string{newTag, tt.active, oldTag, oldTag} // host 0 done; 2 and 3 untouched
+			for i, tag := range want {
+				if got := w.fleet.Active(i); got != tag {
+					t.Errorf("host %d runs %q, want %q", i, got, tag)
+				}
+			}
+			w.maxDown(t, k)
+			line := tableLine(out, w.fleet.Host(bad).ID())
+			if !strings.Contains(line, tt.result) || (tt.active == oldTag && !strings.Contains(line, "rolled back: health gate failed: after 3s: ")) {
+				t.Errorf("the failed host's line:\n%s\nwant it to contain %q; table:\n%s\nstderr:\n%s", line, tt.result, out, errOut)
+			}
+			for _, i := range []int{2, 3} {
+				if l := tableLine(out, w.fleet.Host(i).ID()); !strings.Contains(l, oldTag+" → "+oldTag) || !strings.Contains(l, "untouched") {
+					t.Errorf("host %d: %s", i, l)
+				}
+				for _, c := range w.fleet.Host(i).Commands() {
+					if strings.Contains(c, "systemctl stop") || strings.Contains(c, "systemctl start") {
+						t.Errorf("host %d was sent a switch:\n%s", i, c)
+					}
+				}
+			}
+			if !strings.Contains(errOut, "coinpipe: rollout of monero "+newTag+" stopped in batch 2/4") {
+				t.Errorf("stderr:\n%s", errOut)
+			}
+			texts := strings.Join(w.slackTexts(), "\n")
+			kind := "host rolled back"
+			if tt.active == newTag {
+				kind = "rollout failed"
+			}
+			if !strings.Contains(texts, "monero: "+kind+": "+newTag+": ") {
+				t.Errorf("slack:\n%s", texts)
+			}
+		})
+	}
+}
+
+func tableLine(table, id string) string {
+	for line := range strings.SplitSeq(table, "\n") {
+		if strings.Contains(line, id) {
+			return line
+		}
+	}
+	return ""
+}
+
+func TestRolloutDryRun(t *testing.T) {
+	w := newRolloutWorld(t, 3, 2)
+	w.fleet.Host(2).Fail(fakessm.Offline)
+	code, out, errOut := w.rollout(t, "--dry-run")
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, r := range w.fleet.API().Requests() {
+		if r.Op != "DescribeInstanceInformation" {
+			t.Errorf("the dry run called %s", r.Op)
+		}
+	}
+	for i := range 3 {
+		if n := len(w.fleet.Host(i).Commands()); n != 0 {
+			t.Errorf("host %d ran %d commands", i, n)
+		}
+	}
+	if len(w.slack.Messages()) != 0 {
+		t.Errorf("the dry run posted to Slack")
+	}
+	ids := []string{w.fleet.Host(0).ID(), w.fleet.Host(1).ID(), w.fleet.Host(2).ID()}
+	for _, want := range []string{
+		"dry run: nothing is sent to any host\n",
+		"rollout of monero to node@" + newTag + ", at most 2 hosts down at once (1 down already)\n",
+		"batch 1: monero-1 (" + ids[0] + ")\nbatch 2: monero-2 (" + ids[1] + ")\n",
+		"systemctl start node@" + newTag + ".service\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestRolloutRefusesWhileAnotherRuns(t *testing.T) {
+	w := newRolloutWorld(t, 2, 1)
+	marker := filepath.Join(w.tune.markerDir, "monero.rollout")
+	// Fresh: younger than the longest step (here 5 s + 3 s of grace).
+	stamp := fmt.Sprint(time.Now().Add(-2 * time.Second).Unix())
+	if err := os.WriteFile(marker, []byte(stamp+" 0.18.5.2 bob https://gitlab.example/coins/monero/-/jobs/6\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := w.rollout(t)
+	want := regexp.MustCompile(`coinpipe: another rollout of monero holds the hosts: bob https://gitlab.example/coins/monero/-/jobs/6 started rolling out 0.18.5.2 [23]s ago`)
+	if code != ExitFailure || !want.MatchString(errOut) {
+		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+	}
+	for i := range 2 {
+		if w.fleet.Active(i) != oldTag {
+			t.Errorf("host %d changed", i)
+		}
+	}
+}
+
+func TestRolloutInvalidInput(t *testing.T) {
+	w := newRolloutWorld(t, 1, 1)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--version", "0.18; reboot"}, `coinpipe: --version: "0.18; reboot" is not an image tag`},
+		{[]string{"--coin", "dogecoin"}, `unknown coin "dogecoin"`},
+	} {
+		code, _, errOut := w.rollout(t, tt.args...)
+		if code != ExitInvalidInput || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%q: exit %d, stderr %q", tt.args, code, errOut)
+		}
+	}
+	if n := len(w.fleet.API().Requests()); n != 0 {
+		t.Errorf("invalid input made %d SSM calls", n)
+	}
+}
+
+// TestRollout20HostsOneFailure is the issue's closing scenario: 20 hosts,
+// k=5, the new version crashes on the 8th; its output is logged for the note.
+func TestRollout20HostsOneFailure(t *testing.T) {
+	w := newRolloutWorld(t, 20, 5)
+	w.fleet.Host(7).Fail(fakessm.Crash)
+	code, out, errOut := w.rollout(t)
+	t.Logf("exit %d\nstderr:\n%s\nstdout:\n%s", code, errOut, out)
+	if code != ExitFailure {
+		t.Fatalf("exit %d", code)
+	}
+	w.maxDown(t, 5)
+	for i := range 20 {
+		want := oldTag
+		switch {
+		case i < 10 && i != 7:
+			want = newTag // batches 1 and 2 (the failing host's batch-mates pass)
+		}
+		if got := w.fleet.Active(i); got != want {
+			t.Errorf("host %d runs %q, want %q", i, got, want)
+		}
+	}
+	if !strings.Contains(tableLine(out, w.fleet.Host(7).ID()), "rolled back") {
+		t.Errorf("table:\n%s", out)
+	}
+}
