@@ -38,6 +38,8 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./generator/ ./manifest/
 	$(GO) test -run '^$$' -bench BenchmarkWatch -benchtime 5x ./watcher/
+	$(GO) test -run '^$$' -bench BenchmarkPush -benchtime 20x ./push/
+	$(GO) test -run '^$$' -bench BenchmarkRollout20Hosts -benchtime 2x ./internal/cli/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./manifest/

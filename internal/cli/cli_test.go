@@ -42,7 +42,7 @@ func runDeps(ctx context.Context, env map[string]string, configure func(*deps), 
 }
 
 // copyCoin copies the manifest test fixture into a fresh coins folder.
-func copyCoin(t *testing.T) string {
+func copyCoin(t testing.TB) string {
 	t.Helper()
 	coins := t.TempDir()
 	testenv.CopyTree(t, "../../manifest/testdata/coins/monero", filepath.Join(coins, "monero"))

@@ -30,7 +30,13 @@ type rolloutWorld struct {
 	tune  rolloutTuning
 }
 
-func newRolloutWorld(t *testing.T, hosts, k int) *rolloutWorld {
+func newRolloutWorld(t testing.TB, hosts, k int) *rolloutWorld {
+	return newRolloutFleet(t, hosts, k, 50*time.Millisecond, 700*time.Millisecond, 300*time.Millisecond)
+}
+
+// newRolloutFleet is newRolloutWorld with the fleet's stop and start delays
+// and block interval chosen.
+func newRolloutFleet(t testing.TB, hosts, k int, stopDelay, startDelay, blockInterval time.Duration) *rolloutWorld {
 	t.Helper()
 	coins := copyCoin(t)
 	file := filepath.Join(coins, "monero", "coin.yaml")
@@ -47,7 +53,7 @@ func newRolloutWorld(t *testing.T, hosts, k int) *rolloutWorld {
 	fleet := fakessm.NewFleet(t, fakessm.FleetOptions{
 		Coin: "monero", Hosts: hosts, TagKey: "Component", TagValue: "nodes/monero",
 		Running: oldTag, Registry: []string{newTag}, Height: 3200000,
-		BlockInterval: 300 * time.Millisecond, StopDelay: 50 * time.Millisecond, StartDelay: 700 * time.Millisecond,
+		BlockInterval: blockInterval, StopDelay: stopDelay, StartDelay: startDelay,
 		Visibility: 50 * time.Millisecond, DeliveryTimeout: 500 * time.Millisecond,
 	})
 	sl := fakeslack.New()
@@ -66,7 +72,7 @@ func newRolloutWorld(t *testing.T, hosts, k int) *rolloutWorld {
 	return w
 }
 
-func (w *rolloutWorld) rollout(t *testing.T, args ...string) (code int, stdout, stderr string) {
+func (w *rolloutWorld) rollout(t testing.TB, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	code, stdout, stderr = runDeps(t.Context(), w.env, func(d *deps) { d.rollout = w.tune },
 		append([]string{"rollout", "--coins", w.coins, "--coin", "monero"}, args...)...)
@@ -79,7 +85,7 @@ func (w *rolloutWorld) rollout(t *testing.T, args ...string) (code int, stdout, 
 }
 
 // maxDown asserts on the fleet's own history that at most k hosts were down at once.
-func (w *rolloutWorld) maxDown(t *testing.T, k int) {
+func (w *rolloutWorld) maxDown(t testing.TB, k int) {
 	t.Helper()
 	if n := w.fleet.MaxDown(); n > k {
 		t.Errorf("%d hosts were down at once; max_unavailable is %d", n, k)
@@ -309,4 +315,30 @@ func TestRollout20HostsOneFailure(t *testing.T) {
 	if !strings.Contains(tableLine(out, w.fleet.Host(7).ID()), "rolled back") {
 		t.Errorf("table:\n%s", out)
 	}
+}
+
+// BenchmarkRollout20Hosts: 20 simulated hosts, k = 5, each switch taking 2 s
+// on the host (1 s to stop, 1 s to start): the ideal is ceil(20/5)·2 s = 8 s;
+// the ratio to it is what coinpipe's survey, gates and SSM polling add.
+func BenchmarkRollout20Hosts(b *testing.B) {
+	const hosts, k = 20, 5
+	ideal := time.Duration((hosts+k-1)/k) * 2 * time.Second
+	var total time.Duration
+	var calls int
+	for b.Loop() {
+		b.StopTimer()
+		w := newRolloutFleet(b, hosts, k, time.Second, time.Second, 100*time.Millisecond)
+		b.StartTimer()
+		start := time.Now()
+		if code, out, errOut := w.rollout(b); code != ExitOK {
+			b.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+		}
+		total += time.Since(start)
+		calls += len(w.fleet.API().Requests())
+		w.maxDown(b, k)
+	}
+	n := float64(b.N)
+	b.ReportMetric(total.Seconds()/n, "s/rollout")
+	b.ReportMetric(float64(total)/n/float64(ideal), "x-ideal")
+	b.ReportMetric(float64(calls)/n/hosts, "ssm-calls/host")
 }
