@@ -81,8 +81,20 @@ func underThreshold(v *verify.Verdict, err error) error {
 		slices.ContainsFunc(v.Results, func(r verify.Result) bool { return r.Status == verify.StatusBad }) {
 		return err
 	}
-	return &Pending{Reason: fmt.Sprintf("waiting for signatures (%d of %d)", len(v.Signers), v.Threshold),
-		Signed: len(v.Signers), Required: v.Threshold, Cause: err}
+	reason := fmt.Sprintf("waiting for signatures (%d of %d)", len(v.Signers), v.Threshold)
+	// A pinned key's signature that policy refused (made after its key
+	// expired, SHA-1, another signer's file, …) is not something more time
+	// cures: say so, or the release would wait in silence for ever.
+	var refused []string
+	for _, r := range v.Results {
+		if r.Status == verify.StatusNotCounted && r.Fingerprint != "" {
+			refused = append(refused, fmt.Sprintf("%s: %s", r.Fingerprint, r.Reason))
+		}
+	}
+	if len(refused) > 0 {
+		reason += "; not counted: " + strings.Join(refused, "; ")
+	}
+	return &Pending{Reason: reason, Signed: len(v.Signers), Required: v.Threshold, Cause: err}
 }
 
 // recorder notes every file fetched, in Dir layout, per signer.

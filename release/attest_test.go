@@ -134,6 +134,12 @@ func TestAttestPending(t *testing.T) {
 	}
 	swapped := doge("patricklodder", "alamshafil")
 	swapped[gitian+"alamshafil/"+assert] = dogeFile(t, "patricklodder", assert)
+	// patricklodder's files also under michilumin's name: good, but in
+	// another signer's file, so refused; no time cures that, and the
+	// waiting line must say so.
+	misplaced := doge("patricklodder")
+	misplaced[gitian+"michilumin/"+assert] = dogeFile(t, "patricklodder", assert)
+	misplaced[gitian+"michilumin/"+assert+".sig"] = dogeFile(t, "patricklodder", assert+".sig")
 	tests := []struct {
 		name, coin string
 		threshold  int
@@ -149,6 +155,8 @@ func TestAttestPending(t *testing.T) {
 		{"clearsigned checksums not published", "monero-clearsigned", 1, nil, "checksums not published yet", 0, ""},
 		{"per signer, one missing below the threshold", "dogecoin-gitian", 3, doge("patricklodder", "alamshafil"), "waiting for signatures (2 of 3)", 2, ""},
 		{"per signer, nobody published yet", "dogecoin-gitian", 2, nil, "checksums not published yet", 0, ""},
+		{"per signer, a signature in another signer's file", "dogecoin-gitian", 2, misplaced,
+			"waiting for signatures (1 of 2); not counted: DC6EF4A8BF9F1B1E4DE1EE522D3A345B98D0DC1F: in michilumin's file", 1, ""},
 		{"checksums tampered: every signature bad", "bitcoin-guix", 3, map[string][]byte{btc26 + "SHA256SUMS": tampered, btc26 + "SHA256SUMS.asc": guixSigs(t, "achow101", "fanquake")},
 			"", 0, "bad signature by pinned key 152812300785C96444D3334D17565732E08E5E41"},
 		{"per signer, below the threshold with a bad signature", "dogecoin-gitian", 3, swapped, "", 0, "bad signature by pinned key 8D6FC359FDB624D580BB390891512EB4C9B538A9"},
