@@ -159,6 +159,11 @@ func connectGitLab(ctx context.Context, d *deps, w *watcher.Watcher) error {
 		}
 		return usagef("watch needs CI_API_V4_URL, CI_PROJECT_ID and GITLAB_TOKEN (or CI_JOB_TOKEN); use --dry-run to try it without GitLab")
 	}
+	if token == "" {
+		// GitLab's job token reads the project but cannot commit or touch
+		// merge requests: say so before every coin fails with a 401.
+		d.log.Warn("only CI_JOB_TOKEN is set: GitLab does not let a job token commit or open merge requests; set GITLAB_TOKEN (a project access token with the api scope)")
+	}
 	gl, err := gitlab.New(gitlab.Options{BaseURL: base, Token: token, JobToken: jobToken, HTTP: d.http, Log: d.log})
 	if err != nil {
 		return usageError{fmt.Errorf("CI_API_V4_URL: %w", err)}

@@ -541,3 +541,20 @@ func TestWatchLeavesAHandMadeBranchAlone(t *testing.T) {
 		t.Error("the hand-made branch was overwritten")
 	}
 }
+
+// With only CI_JOB_TOKEN the run warns up front, and each coin fails with
+// GitLab's 401 instead of pretending to have opened anything.
+func TestWatchWithOnlyAJobToken(t *testing.T) {
+	w := newWatchWorld(t)
+	w.addCoin("alpha", "1.0", 1)
+	w.checkout()
+	w.publish("alpha", "1.1")
+	w.gitlab.AddJobToken("job-token-secret")
+	delete(w.env, "GITLAB_TOKEN")
+	w.env["CI_JOB_TOKEN"] = "job-token-secret"
+	code, stdout, stderr := w.watch()
+	if code != 1 || !strings.Contains(stderr, "set GITLAB_TOKEN") || !strings.Contains(stdout, "alpha: failed: ") ||
+		!strings.Contains(stdout, "401") || len(w.mrs()) != 0 || strings.Contains(stdout+stderr, "job-token-secret") {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}

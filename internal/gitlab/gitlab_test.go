@@ -388,6 +388,24 @@ func TestBranchAndDefaultBranch(t *testing.T) {
 	}
 }
 
+// A CI job token reads the project but cannot open a merge request or
+// commit, as on GitLab: the scheduled watch job needs GITLAB_TOKEN.
+func TestJobTokenCannotWrite(t *testing.T) {
+	_, c := setup(t, gitlab.Options{JobToken: jobToken})
+	if _, err := c.DefaultBranch(t.Context(), project); err != nil {
+		t.Fatalf("reading the project with a job token: %v", err)
+	}
+	_, err := c.CreateMergeRequest(t.Context(), project, gitlab.NewMergeRequest{SourceBranch: "main", TargetBranch: "main", Title: "x"})
+	if err == nil || !strings.Contains(err.Error(), "HTTP 401 Unauthorized") || strings.Contains(err.Error(), jobToken) {
+		t.Fatalf("a merge request with a job token: %v", err)
+	}
+	_, err = c.CreateCommit(t.Context(), project, gitlab.Commit{Branch: "x", StartBranch: "main", Message: "m",
+		Actions: []gitlab.Action{{Op: "create", Path: "a", Content: []byte("a")}}})
+	if err == nil || !strings.Contains(err.Error(), "HTTP 401 Unauthorized") {
+		t.Fatalf("a commit with a job token: %v", err)
+	}
+}
+
 func TestAuthentication(t *testing.T) {
 	tests := []struct {
 		name            string

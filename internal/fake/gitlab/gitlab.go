@@ -17,7 +17,8 @@
 //
 // Each project holds a git-like store: branches point at commits, each
 // commit a full file tree (content and execute bit). Requests need a
-// PRIVATE-TOKEN or JOB-TOKEN added with AddToken / AddJobToken. Test
+// PRIVATE-TOKEN or JOB-TOKEN added with AddToken / AddJobToken; a job token
+// reaches only the project and its branches, as on GitLab. Test
 // helpers change state behind the API's back (a manual push, closing or
 // merging an MR) and read it (files at a ref, MRs, notes, requests).
 package gitlab
@@ -347,7 +348,7 @@ func (s *Server) serve(r *http.Request) (string, response) {
 	if handler == nil {
 		return route, jsonResponse(http.StatusNotFound, map[string]string{"error": "404 Not Found"})
 	}
-	if !s.authenticated(r) {
+	if !s.authenticated(r, route) {
 		return route, apiError(http.StatusUnauthorized, "401 Unauthorized")
 	}
 	f := s.faults[route]
@@ -376,15 +377,21 @@ func (s *Server) fire(f *Fault) response {
 	return resp
 }
 
-func (s *Server) authenticated(r *http.Request) bool {
+func (s *Server) authenticated(r *http.Request, route string) bool {
 	if t := r.Header.Get("PRIVATE-TOKEN"); t != "" {
 		return s.tokens[t]
 	}
 	if t := r.Header.Get("JOB-TOKEN"); t != "" {
-		return s.jobs[t]
+		return s.jobs[t] && jobTokenRoutes[route]
 	}
 	return false
 }
+
+// jobTokenRoutes are the routes a CI/CD job token reaches. GitLab lets it
+// read the project and its repository but not commit or touch merge
+// requests (gitlab-org/gitlab#545150, #539014): those answer 401, as a
+// real scheduled job holding only CI_JOB_TOKEN would see.
+var jobTokenRoutes = map[string]bool{RouteProject: true, RouteBranch: true}
 
 // apiPath splits the path after /api/v4 into unescaped segments. Splitting
 // before unescaping keeps "group%2Ftoolkit" and "coinpipe%2Fbitcoin" one
