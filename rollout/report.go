@@ -28,14 +28,14 @@ func (r *run) plan(online []string) error {
 		oldTag = "OLD"  // stands for the tag the survey finds
 		height = 812345 // stands for the height the survey records
 	)
+	left := r.s.healthTimeout - r.s.healthTimeout/10
 	r.report.Commands = []Command{
 		{"survey (every online host, once)", r.s.survey()},
-		{"lock (every running host)", r.s.writeMarker()},
-		{"switch (each batch)", r.s.switchTo(r.o.Target)},
-		{"heights (the running hosts outside the batch, before its gates)", r.s.heights()},
-		{fmt.Sprintf("health gate (each host; %d stands for the height the survey records, and the best among the hosts)", height), r.s.gate(r.o.Target, height, height)},
-		{fmt.Sprintf("rollback (a host that failed the gate; %s stands for the tag the survey found), then the gate again", oldTag), r.s.rollback(r.o.Target, oldTag)},
-		{"unlock (every running host)", r.s.removeMarker()},
+		{"switch and health gate (each batch)", r.s.switchTo(r.o.Target)},
+		{"heights (the running hosts outside the batch, when a host answers \"ready\": no new block yet)", r.s.heights()},
+		{fmt.Sprintf("the rest of the health gate (such a host; %d stands for its height before the switch, and for the best among the other hosts)", height), r.s.gate(r.o.Target, height, height, left)},
+		{fmt.Sprintf("rollback and health gate (a host that failed the gate; %s stands for the tag the survey found)", oldTag), r.s.rollback(r.o.Target, oldTag, height)},
+		{"unlock (every host sent a switch)", r.s.removeMarker()},
 	}
 	return nil
 }

@@ -28,7 +28,7 @@ import (
 // Fleet is the SSM side: *ssm.Client.
 type Fleet interface {
 	Instances(ctx context.Context, tagKey, tagValue string) ([]ssm.Instance, error)
-	Run(ctx context.Context, instanceIDs []string, script string, timeout time.Duration) (map[string]ssm.Result, error)
+	Run(ctx context.Context, instanceIDs []string, cmd ssm.Command) (map[string]ssm.Result, error)
 }
 
 // Options configure one rollout.
@@ -155,6 +155,9 @@ type run struct {
 	mu      sync.Mutex // progress lines
 	switchT time.Duration
 	gateT   time.Duration
+	touched []string // hosts sent a switch: they hold the marker
+	// lastBatch is how long the last batch's command took.
+	lastBatch time.Duration
 }
 
 // Command timeouts: SSM stops waiting for a host after these.
@@ -255,12 +258,9 @@ func (r *run) run(ctx context.Context) error {
 		r.logf("nothing to do: every running host is on %s", r.o.Target)
 		return nil
 	}
-	locked, err := r.lock(ctx)
-	if err != nil {
-		return err
-	}
-	// The marker goes even when the rollout is interrupted.
-	defer r.unlock(context.WithoutCancel(ctx), locked)
+	// Each switch writes this rollout's marker on its hosts; it goes when
+	// the rollout ends, even interrupted.
+	defer r.unlock(context.WithoutCancel(ctx))
 	r.notify(ctx, EventStarted, fmt.Sprintf("%d hosts in %d batches of at most %d", len(todo), len(batches), len(batches[0])))
 	for i, batch := range batches {
 		if err := r.batch(ctx, i+1, len(batches), batch); err != nil {
@@ -287,7 +287,7 @@ func (r *run) run(ctx context.Context) error {
 // survey asks every online host, in one command, what it runs, its height
 // and whether another rollout holds it.
 func (r *run) survey(ctx context.Context, ids []string) error {
-	res, err := r.fleet.Run(ctx, ids, r.s.survey(), surveyTimeout)
+	res, err := r.fleet.Run(ctx, ids, ssm.Command{Script: r.s.survey(), Timeout: surveyTimeout})
 	if err != nil {
 		return fmt.Errorf("surveying %d hosts: %w", len(ids), err)
 	}
@@ -366,7 +366,7 @@ func (r *run) check() ([]*Host, error) {
 
 // freshFor is how long a marker holds the hosts: the longest a step may
 // take without refreshing it (a switch, or a gate).
-func (r *run) freshFor() time.Duration { return max(r.switchT, r.gateT) }
+func (r *run) freshFor() time.Duration { return r.switchT + r.gateT }
 
 // batches splits the hosts to switch into groups of max_unavailable minus
 // the hosts already down.
@@ -386,86 +386,62 @@ func (r *run) batches(todo []*Host) [][]*Host {
 	return out
 }
 
-// lock writes this rollout's marker on every running host.
-func (r *run) lock(ctx context.Context) ([]string, error) {
-	var ids []string
-	for _, h := range r.report.Hosts {
-		if h.running {
-			ids = append(ids, h.ID)
-		}
-	}
-	res, err := r.fleet.Run(ctx, ids, r.s.writeMarker(), markerTimeout)
-	if err != nil {
-		return nil, fmt.Errorf("writing the rollout marker: %w", err)
-	}
-	for _, id := range ids {
-		if out, ok := res[id]; !ok || out.Status != ssm.StatusSuccess {
-			return ids, fmt.Errorf("writing the rollout marker %s on %s: %s", r.s.marker(), id, describe(out, ok))
-		}
-	}
-	return ids, nil
-}
-
-// unlock removes the marker where it is still ours. A failure leaves a
-// marker that goes stale by itself; it is logged, not fatal.
-func (r *run) unlock(ctx context.Context, ids []string) {
-	if len(ids) == 0 {
+// unlock removes the marker from the hosts this rollout sent a switch to,
+// where it is still ours. A failure leaves a marker that goes stale by
+// itself; it is logged, not fatal.
+func (r *run) unlock(ctx context.Context) {
+	if len(r.touched) == 0 {
 		return
 	}
-	res, err := r.fleet.Run(ctx, ids, r.s.removeMarker(), markerTimeout)
+	res, err := r.fleet.Run(ctx, r.touched, ssm.Command{Script: r.s.removeMarker(), Timeout: markerTimeout, StatusOnly: true})
 	if err != nil {
 		r.o.Log.Warn("could not remove the rollout marker", "marker", r.s.marker(), "error", err.Error())
 		return
 	}
-	for _, id := range ids {
+	for _, id := range r.touched {
 		if out, ok := res[id]; !ok || out.Status != ssm.StatusSuccess {
 			r.o.Log.Warn("could not remove the rollout marker", "marker", r.s.marker(), "instance", id, "error", describe(out, ok))
 		}
 	}
 }
 
-// batch switches one batch and gates each host; a host that fails is
-// rolled back, and the rollout stops after the batch.
+// batch switches one batch and gates each host, in one command; a host
+// that fails is rolled back, and the rollout stops after the batch.
 func (r *run) batch(ctx context.Context, n, of int, hosts []*Host) error {
 	ids := make([]string, len(hosts))
 	for i, h := range hosts {
 		ids[i] = h.ID
-		r.progress(h, "batch %d/%d: stopping node@%s, starting node@%s", n, of, h.Before, r.o.Target)
+		r.touched = append(r.touched, h.ID)
+		r.progress(h, "batch %d/%d: stopping node@%s, starting node@%s, health gate (up to %s)", n, of, h.Before, r.o.Target, r.s.healthTimeout)
 	}
-	res, err := r.fleet.Run(ctx, ids, r.s.switchTo(r.o.Target), r.switchT)
+	// A batch takes about as long as the one before: SSM is first asked
+	// then, not every few seconds all along.
+	sent := time.Now()
+	res, err := r.fleet.Run(ctx, ids, ssm.Command{Script: r.s.switchTo(r.o.Target), Timeout: r.switchT + r.gateT, Expect: r.lastBatch * 9 / 10})
+	r.lastBatch = time.Since(sent)
 	if err != nil && ctx.Err() != nil {
 		return fmt.Errorf("switching batch %d: %w", n, err)
 	}
-	best := r.bestHeight(ctx, hosts)
+	// The other hosts' height, asked once per batch and only when a host
+	// answers without advancing (it may be at the tip already).
+	best := sync.OnceValue(func() int64 { return r.bestHeight(ctx, hosts) })
 	var wg sync.WaitGroup
 	for _, h := range hosts {
 		out, ok := res[h.ID]
-		if err != nil || !ok || out.Status != ssm.StatusSuccess {
-			detail := describe(out, ok)
-			if err != nil {
-				detail = err.Error()
-			}
-			h.Detail = "switch failed: " + detail
-			r.progress(h, "switch failed: %s", detail)
-			h.After = ""
-			wg.Go(func() { r.rollback(ctx, h) })
-			continue
+		if err != nil {
+			out, ok = ssm.Result{Status: ssm.StatusNoAnswer, Details: err.Error()}, true
 		}
 		h.After = r.o.Target
-		if s, err := parseSurvey("now=0\n" + out.Stdout); err == nil && s.heightErr == "" && s.height > 0 {
-			h.Height = s.height
-		}
-		r.progress(h, "started node@%s; health gate (up to %s, height %d before, best %d)", r.o.Target, r.s.healthTimeout, h.Height, best)
 		wg.Go(func() {
-			height, reason := r.gate(ctx, h, r.o.Target, h.Height, best)
+			height, reason := r.verdict(ctx, h, r.o.Target, out, ok, best)
 			if reason == "" {
 				h.Result, h.Height = ResultUpdated, height
 				r.progress(h, "healthy on node@%s at height %d", r.o.Target, height)
 				r.notify(ctx, EventHostDone, fmt.Sprintf("%s: node@%s → node@%s, height %d", h.label(), h.Before, r.o.Target, height))
 				return
 			}
-			h.Detail = "health gate failed: " + reason
-			r.progress(h, "health gate failed: %s", reason)
+			h.Detail = reason
+			r.progress(h, "%s", reason)
 			r.rollback(ctx, h)
 		})
 	}
@@ -482,28 +458,69 @@ func (r *run) batch(ctx context.Context, n, of int, hosts []*Host) error {
 	return ctx.Err()
 }
 
+// verdict reads a switch's (or a rollback's) answer: the height the host
+// is healthy at, or why it is not. A host that answered "ready" (no new
+// block within the window) is healthy at the other hosts' best height, or
+// gated again for the rest of the health timeout.
+func (r *run) verdict(ctx context.Context, h *Host, tag string, out ssm.Result, ok bool, best func() int64) (int64, string) {
+	last := lastLine(out.Stdout)
+	if !ok || out.Status != ssm.StatusSuccess {
+		if ok && out.Status == ssm.StatusFailed {
+			if why, found := strings.CutPrefix(last, "unhealthy "); found {
+				return 0, "health gate failed: " + why
+			}
+		}
+		return 0, "switch failed: " + describe(out, ok)
+	}
+	var height, elapsed int64
+	switch {
+	case strings.HasPrefix(last, "healthy "):
+		if _, err := fmt.Sscanf(last, "healthy height=%d", &height); err != nil {
+			return 0, fmt.Sprintf("health gate failed: unexpected answer %q", last)
+		}
+	case strings.HasPrefix(last, "ready "):
+		if _, err := fmt.Sscanf(last, "ready height=%d elapsed=%d", &height, &elapsed); err != nil {
+			return 0, fmt.Sprintf("health gate failed: unexpected answer %q", last)
+		}
+		b := best()
+		if b == 0 || height < b {
+			left := time.Duration(r.s.healthTimeout) - time.Duration(elapsed)*time.Second
+			r.progress(h, "answers at height %d without a new block yet; best among the other hosts %d; gating again (up to %s)", height, b, max(left, time.Second))
+			var reason string
+			if height, reason = r.gate(ctx, h, tag, h.Height, b, left); reason != "" {
+				return 0, "health gate failed: " + reason
+			}
+		}
+	default:
+		return 0, fmt.Sprintf("health gate failed: unexpected answer %q", last)
+	}
+	if height < h.Height {
+		return 0, fmt.Sprintf("health gate failed: height %d is below %d, recorded before the switch", height, h.Height)
+	}
+	return height, ""
+}
+
 // rollback brings a failed host back to exactly the tag it ran, and gates it.
 func (r *run) rollback(ctx context.Context, h *Host) {
 	r.progress(h, "rolling back: stopping node@%s, starting node@%s", r.o.Target, h.Before)
-	res, err := r.fleet.Run(ctx, []string{h.ID}, r.s.rollback(r.o.Target, h.Before), r.switchT)
+	res, err := r.fleet.Run(ctx, []string{h.ID}, ssm.Command{Script: r.s.rollback(r.o.Target, h.Before, h.Height), Timeout: r.switchT + r.gateT})
 	out, ok := res[h.ID]
-	if err != nil || !ok || out.Status != ssm.StatusSuccess {
-		detail := describe(out, ok)
-		if err != nil {
-			detail = err.Error()
-		}
+	if err != nil {
+		out, ok = ssm.Result{Status: ssm.StatusNoAnswer, Details: err.Error()}, true
+	}
+	height, reason := r.verdict(ctx, h, h.Before, out, ok, sync.OnceValue(func() int64 { return r.bestHeight(ctx, []*Host{h}) }))
+	if strings.HasPrefix(reason, "switch failed: ") {
 		h.Result, h.After = ResultRollbackFailed, ""
-		h.Detail += "; rollback failed: " + detail
-		r.progress(h, "rollback failed: %s", detail)
+		h.Detail += "; rollback failed: " + strings.TrimPrefix(reason, "switch failed: ")
+		r.progress(h, "rollback failed: %s", strings.TrimPrefix(reason, "switch failed: "))
 		r.notify(ctx, EventFailed, fmt.Sprintf("%s: %s", h.label(), h.Detail))
 		return
 	}
 	h.After = h.Before
-	height, reason := r.gate(ctx, h, h.Before, h.Height, 0)
 	if reason != "" {
 		h.Result = ResultRollbackFailed
-		h.Detail += "; back on node@" + h.Before + " but unhealthy: " + reason
-		r.progress(h, "rolled back to node@%s, still unhealthy: %s", h.Before, reason)
+		h.Detail += "; back on node@" + h.Before + " but unhealthy: " + strings.TrimPrefix(reason, "health gate failed: ")
+		r.progress(h, "rolled back to node@%s, still unhealthy: %s", h.Before, strings.TrimPrefix(reason, "health gate failed: "))
 		r.notify(ctx, EventFailed, fmt.Sprintf("%s: %s", h.label(), h.Detail))
 		return
 	}
@@ -512,9 +529,11 @@ func (r *run) rollback(ctx context.Context, h *Host) {
 	r.notify(ctx, EventRolledBack, fmt.Sprintf("%s: %s; back on node@%s at height %d", h.label(), h.Detail, h.Before, height))
 }
 
-// gate runs the health gate on one host: the height, or why it failed.
-func (r *run) gate(ctx context.Context, h *Host, tag string, before, best int64) (int64, string) {
-	res, err := r.fleet.Run(ctx, []string{h.ID}, r.s.gate(tag, before, best), r.gateT)
+// gate runs the rest of a health gate on one host: the height, or why it
+// failed.
+func (r *run) gate(ctx context.Context, h *Host, tag string, before, best int64, left time.Duration) (int64, string) {
+	left = max(left, time.Second)
+	res, err := r.fleet.Run(ctx, []string{h.ID}, ssm.Command{Script: r.s.gate(tag, before, best, left), Timeout: left + r.o.GateGrace})
 	if err != nil {
 		return 0, err.Error()
 	}
@@ -535,19 +554,19 @@ func (r *run) gate(ctx context.Context, h *Host, tag string, before, best int64)
 	return height, ""
 }
 
-// bestHeight asks the running hosts outside the batch for their height
-// now: a new daemon that reaches it is synced. 0 when none answers.
-func (r *run) bestHeight(ctx context.Context, batch []*Host) int64 {
+// bestHeight asks the running hosts outside these for their height now:
+// a new daemon that reaches it is synced. 0 when none answers.
+func (r *run) bestHeight(ctx context.Context, these []*Host) int64 {
 	var ids []string
 	for _, h := range r.report.Hosts {
-		if h.running && !slices.Contains(batch, h) {
+		if h.running && !slices.Contains(these, h) {
 			ids = append(ids, h.ID)
 		}
 	}
 	if len(ids) == 0 {
 		return 0
 	}
-	res, err := r.fleet.Run(ctx, ids, r.s.heights(), surveyTimeout)
+	res, err := r.fleet.Run(ctx, ids, ssm.Command{Script: r.s.heights(), Timeout: surveyTimeout})
 	if err != nil {
 		r.o.Log.Warn("could not ask the other hosts for their height", "error", err.Error())
 		return 0

@@ -42,6 +42,7 @@ type scriptedHost struct {
 	marker     string // the marker's line
 	markerAge  int64  // seconds
 	badVersion string // a tag that fails the gate here
+	atTip      bool   // the new daemon answers without a new block: "ready"
 	units      []string
 }
 
@@ -57,6 +58,8 @@ type scriptedFleet struct {
 	// maxDown is the most hosts switched and not yet healthy at once.
 	maxDown int
 	sent    []string // "<step> <ids>"
+	// logHeights records the heights step too.
+	logHeights bool
 }
 
 func (f *scriptedFleet) Instances(_ context.Context, key, value string) ([]ssm.Instance, error) {
@@ -77,11 +80,19 @@ func (f *scriptedFleet) Instances(_ context.Context, key, value string) ([]ssm.I
 
 var gateRE = regexp.MustCompile(`unit='?node@([^'. ]+(?:\.[0-9]+)*)\.service'? before=(\d+) best=(\d+)`)
 
-func (f *scriptedFleet) Run(_ context.Context, ids []string, script string, _ time.Duration) (map[string]ssm.Result, error) {
+func (f *scriptedFleet) Run(_ context.Context, ids []string, cmd ssm.Command) (map[string]ssm.Result, error) {
+	script := cmd.Script
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	res := map[string]ssm.Result{}
 	step := ""
+	var healthy []string
+	defer func() {
+		f.maxDown = max(f.maxDown, len(f.down))
+		for _, id := range healthy {
+			delete(f.down, id)
+		}
+	}()
 	for _, id := range ids {
 		h := f.hosts[id]
 		ok := func(out string) { res[id] = ssm.Result{InstanceID: id, Status: ssm.StatusSuccess, Stdout: out} }
@@ -91,13 +102,13 @@ func (f *scriptedFleet) Run(_ context.Context, ids []string, script string, _ ti
 		switch {
 		case script == f.s.survey():
 			step = "survey"
-			out := "now=1000000\n"
+			out := ""
 			units := h.units
 			if units == nil && h.tag != "" {
 				units = []string{h.tag}
 			}
 			for _, u := range units {
-				out += "unit=node@" + u + ".service\n"
+				out += "node@" + u + ".service loaded active running Bitcoin Core " + u + " (coinpipe)\n"
 			}
 			if h.tag != "" {
 				out += fmt.Sprintf("height=%d\n", h.height)
@@ -105,15 +116,12 @@ func (f *scriptedFleet) Run(_ context.Context, ids []string, script string, _ ti
 				out += "height-error=Error response from daemon: No such container: bitcoin\n"
 			}
 			if h.marker != "" {
-				out += fmt.Sprintf("marker=%d %s\n", 1000000-h.markerAge, h.marker)
+				out += fmt.Sprintf("now=1000000\nmarker=%d %s\n", 1000000-h.markerAge, h.marker)
 			}
 			ok(out)
 		case script == f.s.heights():
 			step = "heights"
 			ok(fmt.Sprintf("%d\n", h.height))
-		case script == f.s.writeMarker():
-			step = "lock"
-			ok("")
 		case script == f.s.removeMarker():
 			step = "unlock"
 			ok("")
@@ -121,13 +129,24 @@ func (f *scriptedFleet) Run(_ context.Context, ids []string, script string, _ ti
 			step = "switch"
 			h.tag = f.s.target
 			f.down[id] = true
-			f.maxDown = max(f.maxDown, len(f.down))
-			ok("stopping ...\nstarting node@" + f.s.target + ".service\n")
+			out := "stopping node@31.0.service\nstarting node@" + f.s.target + ".service\n"
+			switch {
+			case h.tag == h.badVersion:
+				fail(out + "unhealthy after 15m0s: height 100 has not advanced\n")
+			case h.atTip:
+				ok(out + fmt.Sprintf("ready height=%d elapsed=60\n", h.height))
+			default:
+				h.height += 3
+				healthy = append(healthy, id)
+				ok(out + fmt.Sprintf("healthy height=%d\n", h.height))
+			}
 		case strings.HasPrefix(script, f.s.writeMarker()) && strings.Contains(script, "systemctl stop node@"+f.s.target):
 			step = "rollback"
-			m := regexp.MustCompile(`systemctl start node@(.+)\.service`).FindStringSubmatch(script)
+			m := regexp.MustCompile(`unit=node@(.+)\.service`).FindStringSubmatch(script)
 			h.tag = m[1]
-			ok("")
+			h.height += 3
+			healthy = append(healthy, id)
+			ok(fmt.Sprintf("starting node@%s.service\nhealthy height=%d\n", h.tag, h.height))
 		case gateRE.MatchString(script):
 			step = "gate"
 			m := gateRE.FindStringSubmatch(script)
@@ -135,14 +154,14 @@ func (f *scriptedFleet) Run(_ context.Context, ids []string, script string, _ ti
 				fail("unhealthy after 15m0s: height 100 has not advanced\n")
 				continue
 			}
-			delete(f.down, id)
 			h.height += 3
+			healthy = append(healthy, id)
 			ok(fmt.Sprintf("healthy height=%d\n", h.height))
 		default:
 			return nil, fmt.Errorf("unexpected script:\n%s", script)
 		}
 	}
-	if step != "heights" { // asked before each gate, when others run
+	if step != "heights" || f.logHeights {
 		f.sent = append(f.sent, step+" "+strings.Join(ids, ","))
 	}
 	return res, nil
@@ -181,14 +200,14 @@ func TestRolloutBatches(t *testing.T) {
 		offline   int
 		wantSteps []string
 	}{
-		{"one host", 1, 1, 0, []string{"survey i-01", "lock i-01", "switch i-01", "gate i-01", "unlock i-01"}},
-		{"three hosts, k=1", 1, 3, 0, []string{"survey i-01,i-02,i-03", "lock i-01,i-02,i-03",
-			"switch i-01", "gate i-01", "switch i-02", "gate i-02", "switch i-03", "gate i-03", "unlock i-01,i-02,i-03"}},
-		{"five hosts, k=2", 2, 5, 0, []string{"survey i-01,i-02,i-03,i-04,i-05", "lock i-01,i-02,i-03,i-04,i-05",
-			"switch i-01,i-02", "gate i-01", "gate i-02", "switch i-03,i-04", "gate i-03", "gate i-04", "switch i-05", "gate i-05", "unlock i-01,i-02,i-03,i-04,i-05"}},
+		{"one host", 1, 1, 0, []string{"survey i-01", "switch i-01", "unlock i-01"}},
+		{"three hosts, k=1", 1, 3, 0, []string{"survey i-01,i-02,i-03",
+			"switch i-01", "switch i-02", "switch i-03", "unlock i-01,i-02,i-03"}},
+		{"five hosts, k=2", 2, 5, 0, []string{"survey i-01,i-02,i-03,i-04,i-05",
+			"switch i-01,i-02", "switch i-03,i-04", "switch i-05", "unlock i-01,i-02,i-03,i-04,i-05"}},
 		// An offline host takes one of the k slots.
-		{"four hosts, k=3, one offline", 3, 4, 1, []string{"survey i-02,i-03,i-04", "lock i-02,i-03,i-04",
-			"switch i-02,i-03", "gate i-02", "gate i-03", "switch i-04", "gate i-04", "unlock i-02,i-03,i-04"}},
+		{"four hosts, k=3, one offline", 3, 4, 1, []string{"survey i-02,i-03,i-04",
+			"switch i-02,i-03", "switch i-04", "unlock i-02,i-03,i-04"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			hs := hostsOn(tt.n, "31.0")
@@ -263,7 +282,7 @@ func TestRolloutFailureRollsBackAndStops(t *testing.T) {
 	if hs["i-05"].tag != "31.0" || hs["i-03"].tag != "31.0" {
 		t.Errorf("i-03 runs %s, i-05 runs %s; want both on 31.0", hs["i-03"].tag, hs["i-05"].tag)
 	}
-	if last := f.sent[len(f.sent)-1]; last != "unlock i-01,i-02,i-03,i-04,i-05" {
+	if last := f.sent[len(f.sent)-1]; last != "unlock i-01,i-02,i-03,i-04" {
 		t.Errorf("last command %q: the marker must go", last)
 	}
 	wantEvents := []string{
@@ -388,8 +407,8 @@ func TestScriptsShellcheck(t *testing.T) {
 	testenv.RequireTools(t, "shellcheck")
 	s := scripts{coin: "bitcoin", target: "31.1-2", who: "alice https://gitlab.example/coins/-/jobs/7", markerDir: DefaultMarkerDir, healthTimeout: 15 * time.Minute}
 	for name, script := range map[string]string{
-		"survey": s.survey(), "lock": s.writeMarker(), "unlock": s.removeMarker(),
-		"switch": s.switchTo("31.1-2"), "gate": s.gate("31.1-2", 812345, 812400), "rollback": s.rollback("31.1-2", "31.0"),
+		"survey": s.survey(), "marker": s.writeMarker(), "unlock": s.removeMarker(),
+		"switch": s.switchTo("31.1-2"), "gate": s.gate("31.1-2", 812345, 812400, 10*time.Minute), "rollback": s.rollback("31.1-2", "31.0", 812345),
 	} {
 		cmd := exec.Command("shellcheck", "--shell=sh", "--severity=style", "-")
 		cmd.Stdin = strings.NewReader(script)
@@ -443,15 +462,15 @@ func TestParseSurvey(t *testing.T) {
 		want      surveyed
 		err       string
 	}{
-		{"running", "now=100\nunit=node@31.0.service\nheight=812345\n", surveyed{now: 100, units: []string{"31.0"}, height: 812345}, ""},
-		{"not running", "now=100\nheight-error=Error response from daemon: No such container: bitcoin\n",
-			surveyed{now: 100, heightErr: "Error response from daemon: No such container: bitcoin"}, ""},
-		{"marker", "now=100\nunit=node@31.0.service\nheight=5\nmarker=40 31.1 alice https://gitlab.example/-/jobs/1\n",
+		{"running", "node@31.0.service loaded active running Bitcoin Core 31.0 (coinpipe)\nheight=812345\n", surveyed{units: []string{"31.0"}, height: 812345}, ""},
+		{"not running", "height-error=Error response from daemon: No such container: bitcoin\n",
+			surveyed{heightErr: "Error response from daemon: No such container: bitcoin"}, ""},
+		{"marker", "node@31.0.service loaded active running Bitcoin Core 31.0 (coinpipe)\nheight=5\nnow=100\nmarker=40 31.1 alice https://gitlab.example/-/jobs/1\n",
 			surveyed{now: 100, units: []string{"31.0"}, height: 5, marker: markerLine{present: true, unix: 40, target: "31.1", who: "alice https://gitlab.example/-/jobs/1"}}, ""},
 		{"garbled marker", "now=100\nmarker=junk\n", surveyed{now: 100, marker: markerLine{present: true, unix: 100, who: `an unknown rollout (marker "junk")`}}, ""},
-		{"height not a number", "now=100\nunit=node@31.0.service\nheight=error: loading block index\n",
-			surveyed{now: 100, units: []string{"31.0"}, heightErr: `the height answered "error: loading block index"`}, ""},
-		{"no clock", "unit=node@31.0.service\n", surveyed{}, "the survey has no now= line"},
+		{"height not a number", "node@31.0.service loaded active running Bitcoin Core 31.0 (coinpipe)\nheight=error: loading block index\n",
+			surveyed{units: []string{"31.0"}, heightErr: `the height answered "error: loading block index"`}, ""},
+		{"marker without the clock", "node@31.0.service loaded active running x\nmarker=40 31.1 alice\n", surveyed{}, "the survey has no now= line"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := parseSurvey(tt.out)
@@ -477,5 +496,37 @@ func TestValidTag(t *testing.T) {
 		if err := ValidTag(tag); (err == nil) != ok {
 			t.Errorf("ValidTag(%q) = %v", tag, err)
 		}
+	}
+}
+
+// TestRolloutAtTip: a new daemon that answers but sees no new block within
+// the gate's window ("ready") is healthy when it is at the other hosts'
+// height, and gated again when it is behind them.
+func TestRolloutAtTip(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		othersAt  int64
+		wantSteps []string
+	}{
+		{"at the others' height", 900000, []string{"survey i-01,i-02,i-03", "switch i-01", "heights i-02,i-03", "switch i-02", "switch i-03", "unlock i-01,i-02,i-03"}},
+		{"behind the others", 900100, []string{"survey i-01,i-02,i-03", "switch i-01", "heights i-02,i-03", "gate i-01", "switch i-02", "switch i-03", "unlock i-01,i-02,i-03"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			hs := hostsOn(3, "31.0")
+			hs["i-01"].atTip, hs["i-01"].height = true, 900000
+			hs["i-02"].height, hs["i-03"].height = tt.othersAt, tt.othersAt
+			f, o := newScripted(1, hs)
+			f.logHeights = true
+			rep, err := Run(t.Context(), f, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(f.sent, tt.wantSteps) {
+				t.Errorf("commands:\n%s\nwant:\n%s", strings.Join(f.sent, "\n"), strings.Join(tt.wantSteps, "\n"))
+			}
+			if rep.Hosts[0].Result != ResultUpdated || rep.Hosts[0].After != "31.1" {
+				t.Errorf("i-01: %+v", rep.Hosts[0])
+			}
+		})
 	}
 }

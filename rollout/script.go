@@ -2,6 +2,8 @@ package rollout
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,10 +22,10 @@ var q = generator.ShellQuote
 // the data dir /var/lib/coinpipe/<coin>.
 const DefaultMarkerDir = "/var/lib/coinpipe"
 
-// Survey lines a host answers, one fact per line.
+// Survey lines a host answers, one fact per line, besides systemctl's own
+// lines of the active node@ units.
 const (
-	keyNow         = "now"          // the host's clock, unix seconds
-	keyUnit        = "unit"         // an active node@ unit
+	keyNow         = "now"          // the host's clock, unix seconds (with a marker)
 	keyHeight      = "height"       // the running node's height
 	keyHeightError = "height-error" // why there is none
 	keyMarker      = "marker"       // the marker's line: <unix> <target> <who>
@@ -44,11 +46,11 @@ func (s scripts) height() string { return "docker exec " + q(s.coin) + " coinpip
 // survey records what the host runs, its height and the marker, in one command.
 func (s scripts) survey() string {
 	m := q(s.marker())
+	// As few processes as can be: a host runs it while it serves.
 	return strings.Join([]string{
-		`echo "now=$(date +%s)"`,
-		`systemctl list-units 'node@*' --state=active --plain --no-legend | while read -r name _; do echo "unit=$name"; done`,
+		`systemctl list-units 'node@*' --state=active --plain --no-legend`,
 		`if h=$(` + s.height() + ` 2>&1); then echo "height=$h"; else echo "height-error=$h" | head -n 1; fi`,
-		`if [ -f ` + m + ` ]; then echo "marker=$(head -n 1 ` + m + `)"; fi`,
+		`if [ -f ` + m + ` ]; then echo "now=$(date +%s)"; read -r line < ` + m + `; echo "marker=$line"; fi`,
 	}, "\n") + "\n"
 }
 
@@ -58,8 +60,8 @@ func (s scripts) writeMarker() string {
 	m := q(s.marker())
 	// Unique per shell: written whole, then renamed into place.
 	tmp := q(s.marker()) + ".$$"
-	return fmt.Sprintf("mkdir -p %s && printf '%%s %%s %%s\\n' \"$(date +%%s)\" %s %s > %s && mv -f %s %s\n",
-		q(s.markerDir), q(s.target), q(s.who), tmp, tmp, m)
+	return fmt.Sprintf("{ [ -d %s ] || mkdir -p %s; } && printf '%%s %%s %%s\\n' \"$(date +%%s)\" %s %s > %s && mv -f %s %s\n",
+		q(s.markerDir), q(s.markerDir), q(s.target), q(s.who), tmp, tmp, m)
 }
 
 // removeMarker removes the marker when it is still this rollout's.
@@ -68,40 +70,78 @@ func (s scripts) removeMarker() string {
 	return fmt.Sprintf("if [ -f %s ] && [ \"$(head -n 1 %s | cut -d ' ' -f 3-)\" = %s ]; then rm -f %s; fi\n", m, m, q(s.who), m)
 }
 
-// switchTo stops every active node@ instance but the target's and starts
-// the target: the same text for every host of a batch, whatever each ran.
-// An instance already running the target is left as it is.
+// switchTo stops every active node@ instance but the target's, starts the
+// target and runs the health gate on it, all in one command, the same text
+// for every host of a batch whatever each ran: so a batch costs one SSM
+// round trip, not one per step. The text being the same, the gate's floor
+// (each host's height in the survey) is held by the rollout when the host
+// answers. An instance already running the target is left as it is.
 func (s scripts) switchTo(tag string) string {
-	unit := "node@" + tag + ".service"
 	return s.writeMarker() + strings.Join([]string{
 		"set -u",
-		// The height right before the switch: the gate's floor.
-		"if h=$(" + s.height() + " 2>/dev/null); then echo \"height=$h\"; fi",
-		"for unit in $(" + activeUnits + "); do",
-		"  if [ \"$unit\" != " + q(unit) + " ]; then",
-		"    echo \"stopping $unit\"",
-		"    systemctl stop \"$unit\" || { echo \"stopping $unit failed\" >&2; exit 1; }",
+		"unit=" + q("node@"+tag+".service"),
+		"before=0",
+		"for u in $(" + activeUnits + "); do",
+		"  if [ \"$u\" != \"$unit\" ]; then",
+		"    echo \"stopping $u\"",
+		"    systemctl stop \"$u\" || { echo \"stopping $u failed\" >&2; exit 1; }",
 		"  fi",
 		"done",
-		"echo " + q("starting "+unit),
-		"systemctl start " + q(unit),
-	}, "\n") + "\n"
+		"echo \"starting $unit\"",
+		"systemctl start \"$unit\" || exit 1",
+	}, "\n") + "\n" + s.gateLoop(s.healthTimeout, true)
 }
 
-// gate is the health gate, polled on the host itself (one SSM command per
-// host however long it takes): the unit is active, the height answers, is
-// not below the height recorded right before the switch, and advances past
-// its first answer or reaches best, the height the other hosts had when
-// the gate began (a synced node waits for the next block otherwise); until
-// the health timeout ends.
-func (s scripts) gate(tag string, before, best int64) string {
-	unit := "node@" + tag + ".service"
-	secs := int64(s.healthTimeout / time.Second)
+// rollback stops the new instance (whatever its state: a crashing one
+// keeps restarting) and starts the one the host ran before, then gates it
+// against the height recorded before the switch, in one command.
+func (s scripts) rollback(from, to string, floor int64) string {
+	return s.writeMarker() + strings.Join([]string{
+		"set -u",
+		"systemctl stop " + q("node@"+from+".service") + " || exit 1",
+		"unit=" + q("node@"+to+".service"),
+		fmt.Sprintf("before=%d", floor),
+		"echo \"starting $unit\"",
+		"systemctl start \"$unit\" || exit 1",
+	}, "\n") + "\n" + s.gateLoop(s.healthTimeout, true)
+}
+
+// gate is the rest of a health gate whose first part ended "ready": the
+// daemon answered but did not advance within the window, and best is the
+// height the other hosts have now. It runs for the time left.
+func (s scripts) gate(tag string, before, best int64, left time.Duration) string {
 	return strings.Join([]string{
 		"set -u",
-		fmt.Sprintf("unit=%s before=%d best=%d", q(unit), before, best),
-		fmt.Sprintf("deadline=$(( $(date +%%s) + %d ))", secs),
-		"first=''",
+		fmt.Sprintf("unit=%s before=%d best=%d", q("node@"+tag+".service"), before, best),
+	}, "\n") + "\n" + s.gateLoop(left, false)
+}
+
+// gateLoop is the health gate, polled on the host itself: the unit ($unit)
+// is active, the height answers, is not below $before, and advances past
+// its first answer (or reaches $best, the other hosts' height, when set),
+// until timeout ends: then "healthy height=N", or "unhealthy after …:
+// why" and exit 1. With window, a daemon that answers but has not
+// advanced after a fifth of the timeout (at most a minute) ends the command
+// with "ready height=N elapsed=S": a node already at the chain's tip waits
+// for the next block otherwise, so the rollout compares it with the other
+// hosts and gates it again with gate for the rest of the time.
+func (s scripts) gateLoop(timeout time.Duration, window bool) string {
+	secs := max(int64(timeout/time.Second), 1)
+	poll := pollInterval(s.healthTimeout)
+	var ready []string // no window: wait for the advance or the best height
+	if window {
+		n := max(int64(min(s.healthTimeout/5, time.Minute)/poll), 1)
+		ready = []string{
+			fmt.Sprintf("      elif [ \"$polls\" -ge %d ]; then", n),
+			"        echo \"ready height=$h elapsed=$(( $(date +%s) - started ))\"",
+			"        exit 0",
+		}
+	}
+	return strings.Join(slices.Concat([]string{
+		"[ -n \"${best:-}\" ] || best=0",
+		"started=$(date +%s)",
+		fmt.Sprintf("deadline=$(( started + %d ))", secs),
+		"first='' polls=0",
 		"while :; do",
 		"  if ! systemctl is-active --quiet \"$unit\"; then",
 		"    reason=\"$unit is not active\"",
@@ -112,11 +152,13 @@ func (s scripts) gate(tag string, before, best int64) string {
 		"    '' | *[!0-9]*) reason=\"the height answered $(echo \"$h\" | head -n 1)\" ;;",
 		"    *)",
 		"      [ -n \"$first\" ] || first=$h",
+		"      polls=$(( polls + 1 ))",
 		"      if [ \"$h\" -lt \"$before\" ]; then",
 		"        reason=\"height $h is below $before, recorded before the switch\"",
 		"      elif [ \"$h\" -gt \"$first\" ] || { [ \"$best\" -gt 0 ] && [ \"$h\" -ge \"$best\" ]; }; then",
 		"        echo \"healthy height=$h\"",
 		"        exit 0",
+	}, ready, []string{
 		"      else",
 		"        reason=\"height $h has not advanced\"",
 		"      fi",
@@ -124,28 +166,25 @@ func (s scripts) gate(tag string, before, best int64) string {
 		"    esac",
 		"  fi",
 		"  if [ \"$(date +%s)\" -ge \"$deadline\" ]; then",
-		fmt.Sprintf("    echo \"unhealthy after %s: $reason\"", s.healthTimeout),
+		fmt.Sprintf("    echo \"unhealthy after %s: $reason\"", timeout.Round(time.Second)),
 		"    exit 1",
 		"  fi",
-		fmt.Sprintf("  sleep %d", pollInterval(s.healthTimeout)),
+		// Fractions of a second where sleep takes them (GNU, busybox).
+		fmt.Sprintf("  sleep %s 2>/dev/null || sleep 1", seconds(poll)),
 		"done",
-	}, "\n") + "\n"
+	}), "\n") + "\n"
 }
 
 // heights asks the other hosts for their height, for the gate's best.
 func (s scripts) heights() string { return s.height() + "\n" }
 
-// rollback stops the new instance and starts the one the host ran before.
-func (s scripts) rollback(from, to string) string {
-	return s.writeMarker() + strings.Join([]string{
-		"set -u",
-		"systemctl stop " + q("node@"+from+".service") + " || exit 1",
-		"systemctl start " + q("node@"+to+".service"),
-	}, "\n") + "\n"
+// pollInterval is how often the gate asks: a thirtieth of the health
+// timeout, between 0.1 s and 5 s.
+func pollInterval(healthTimeout time.Duration) time.Duration {
+	return min(max(healthTimeout/30, 100*time.Millisecond), 5*time.Second).Round(100 * time.Millisecond)
 }
 
-// pollInterval is how often the gate asks: a tenth of the health timeout,
-// between 1 s (sleep takes whole seconds) and 10 s.
-func pollInterval(healthTimeout time.Duration) int64 {
-	return min(max(int64(healthTimeout/time.Second)/10, 1), 10)
+// seconds writes d for sleep: "0.3", "5".
+func seconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
 }

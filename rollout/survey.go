@@ -29,7 +29,15 @@ func parseSurvey(out string) (surveyed, error) {
 	var s surveyed
 	hasNow := false
 	for line := range strings.SplitSeq(out, "\n") {
-		key, value, ok := strings.Cut(strings.TrimRight(line, "\r"), "=")
+		line = strings.TrimRight(line, "\r")
+		// systemctl list-units --plain --no-legend: node@31.0.service loaded active running …
+		if unit, _, _ := strings.Cut(line, " "); strings.HasPrefix(unit, "node@") && strings.HasSuffix(unit, ".service") {
+			if tag := strings.TrimSuffix(strings.TrimPrefix(unit, "node@"), ".service"); tag != "" {
+				s.units = append(s.units, tag)
+			}
+			continue
+		}
+		key, value, ok := strings.Cut(line, "=")
 		if !ok {
 			continue
 		}
@@ -40,12 +48,6 @@ func parseSurvey(out string) (surveyed, error) {
 				return s, fmt.Errorf("the host's clock answered %q", value)
 			}
 			s.now, hasNow = n, true
-		case keyUnit:
-			// list-units prints node@31.1.service.
-			tag, ok := strings.CutPrefix(strings.TrimSuffix(value, ".service"), "node@")
-			if ok && tag != "" {
-				s.units = append(s.units, tag)
-			}
 		case keyHeight:
 			n, err := strconv.ParseInt(strings.TrimSpace(value), 10, 64)
 			if err != nil || n < 0 {
@@ -73,7 +75,7 @@ func parseSurvey(out string) (surveyed, error) {
 			s.marker = markerLine{present: true, unix: n, target: f[1], who: f[2]}
 		}
 	}
-	if !hasNow {
+	if s.marker.present && !hasNow {
 		return s, errNoNow
 	}
 	if s.marker.present && s.marker.unix == 0 {

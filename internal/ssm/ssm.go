@@ -35,6 +35,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go/middleware"
+	"github.com/aws/smithy-go/waiter"
 )
 
 // Document is the SSM document Run sends.
@@ -176,12 +177,26 @@ func (c *Client) Instances(ctx context.Context, tagKey, tagValue string) ([]Inst
 	return out, nil
 }
 
-// Run runs script on the instances as one AWS-RunShellScript command with
-// an execution timeout of timeout (rounded up to seconds), waits for every
-// invocation, and returns each instance's result. The error is for the
-// call as a whole (the command could not be sent, ctx ended); a script
-// that failed, timed out or was not delivered is a Result.
-func (c *Client) Run(ctx context.Context, instanceIDs []string, script string, timeout time.Duration) (map[string]Result, error) {
+// Command is what Run sends.
+type Command struct {
+	// Script is the shell script, run as AWS-RunShellScript's commands.
+	Script string
+	// Timeout is SSM's execution timeout (rounded up to seconds).
+	Timeout time.Duration
+	// Expect is how long the command is likely to take (e.g. the last
+	// batch's): the first poll waits that long, not PollInterval.
+	Expect time.Duration
+	// StatusOnly skips reading the output of an invocation that succeeded
+	// (one call per instance saved); a failed one is read whole.
+	StatusOnly bool
+}
+
+// Run runs the command on the instances, waits for every invocation, and
+// returns each instance's result. The error is for the call as a whole
+// (the command could not be sent, ctx ended); a script that failed, timed
+// out or was not delivered is a Result.
+func (c *Client) Run(ctx context.Context, instanceIDs []string, cmd Command) (map[string]Result, error) {
+	script, timeout := cmd.Script, cmd.Timeout
 	results := make(map[string]Result, len(instanceIDs))
 	if len(instanceIDs) == 0 {
 		return results, nil
@@ -210,14 +225,13 @@ func (c *Client) Run(ctx context.Context, instanceIDs []string, script string, t
 			return nil, fmt.Errorf("sending a command to %s: %w", strings.Join(chunk, ", "), err)
 		}
 		id := aws.ToString(out.Command.CommandId)
-		for _, instance := range chunk {
-			wg.Go(func() {
-				r := c.wait(ctx, id, instance, time.Duration(secs)*time.Second+c.grace)
+		wg.Go(func() {
+			for _, r := range c.await(ctx, id, chunk, cmd, time.Duration(secs)*time.Second+c.grace) {
 				mu.Lock()
-				results[instance] = r
+				results[r.InstanceID] = r
 				mu.Unlock()
-			})
-		}
+			}
+		})
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
@@ -226,19 +240,132 @@ func (c *Client) Run(ctx context.Context, instanceIDs []string, script string, t
 	return results, nil
 }
 
-// wait polls one invocation until it ends or limit passes.
-func (c *Client) wait(ctx context.Context, commandID, instance string, limit time.Duration) Result {
-	noAnswer := func(why string) Result {
-		return Result{InstanceID: instance, Status: StatusNoAnswer, Details: why, ExitCode: -1}
-	}
+// await waits for one command's invocations on instances until each ends
+// or limit passes. It polls ListCommandInvocations, which answers for every
+// instance of the command in one call, with the SDK waiters' backoff
+// (smithy-go's waiter.ComputeDelay between PollInterval and
+// MaxPollInterval); an invocation that ended is read once with the SDK's
+// CommandExecuted waiter, for its whole output.
+func (c *Client) await(ctx context.Context, commandID string, instances []string, cmd Command, limit time.Duration) []Result {
 	start := time.Now()
-	// An invocation is rarely visible at once: the first poll would only
-	// answer InvocationDoesNotExist.
-	select {
-	case <-ctx.Done():
-		return noAnswer(ctx.Err().Error())
-	case <-time.After(c.poll):
+	pending := make(map[string]bool, len(instances))
+	for _, id := range instances {
+		pending[id] = true
 	}
+	var (
+		mu      sync.Mutex
+		wg      sync.WaitGroup
+		results []Result
+		lastErr error
+	)
+	// Expected to take a while: the first poll comes then, and the
+	// backoff starts over from PollInterval after it.
+	attempt := int64(1)
+	if cmd.Expect > c.poll {
+		select {
+		case <-ctx.Done():
+		case <-time.After(min(cmd.Expect, limit)):
+		}
+		attempt = 0
+	}
+	for ; len(pending) > 0; attempt++ {
+		remaining := limit - time.Since(start)
+		if remaining <= 0 {
+			break
+		}
+		delay, err := waiter.ComputeDelay(attempt, c.poll, c.maxPoll, remaining)
+		if err != nil {
+			lastErr = err
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(delay):
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		ended, err := c.ended(ctx, commandID)
+		if err != nil {
+			// Retried by the SDK already (throttling, 5xx): keep polling
+			// until the limit, and say why if it never answers.
+			lastErr = err
+			continue
+		}
+		for _, id := range instances {
+			if st, ok := ended[id]; pending[id] && ok {
+				delete(pending, id)
+				if cmd.StatusOnly && st == StatusSuccess {
+					mu.Lock()
+					results = append(results, Result{InstanceID: id, Status: StatusSuccess, Details: StatusSuccess})
+					mu.Unlock()
+					continue
+				}
+				wg.Go(func() {
+					r := c.result(ctx, commandID, id, limit-time.Since(start))
+					mu.Lock()
+					results = append(results, r)
+					mu.Unlock()
+				})
+			}
+		}
+	}
+	wg.Wait()
+	for _, id := range instances {
+		if pending[id] {
+			why := fmt.Sprintf("no result from SSM after %s", time.Since(start).Round(time.Second))
+			switch {
+			case ctx.Err() != nil:
+				why = ctx.Err().Error()
+			case lastErr != nil:
+				why += ": " + lastErr.Error()
+			}
+			results = append(results, noAnswer(id, why))
+		}
+	}
+	return results
+}
+
+// ended lists the command's invocations that reached a final state, with
+// their status.
+func (c *Client) ended(ctx context.Context, commandID string) (map[string]string, error) {
+	ended := map[string]string{}
+	pages := ssm.NewListCommandInvocationsPaginator(c.api, &ssm.ListCommandInvocationsInput{
+		CommandId:  aws.String(commandID),
+		MaxResults: aws.Int32(50),
+	})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, inv := range page.CommandInvocations {
+			if final(inv.Status, aws.ToString(inv.StatusDetails)) {
+				ended[aws.ToString(inv.InstanceId)] = string(inv.Status)
+			}
+		}
+	}
+	return ended, nil
+}
+
+// final reports whether an invocation's state is its last: SSM's terminal
+// statuses, or details that say so while the status lags (an undeliverable
+// invocation, one the node's termination ended).
+func final(status types.CommandInvocationStatus, details string) bool {
+	switch status {
+	case types.CommandInvocationStatusSuccess, types.CommandInvocationStatusFailed,
+		types.CommandInvocationStatusTimedOut, types.CommandInvocationStatusCancelled:
+		return true
+	}
+	switch details {
+	case "Undeliverable", "Terminated", "Delivery Timed Out", "Execution Timed Out":
+		return true
+	}
+	return false
+}
+
+// result reads one ended invocation whole (its output and exit status).
+func (c *Client) result(ctx context.Context, commandID, instance string, limit time.Duration) Result {
 	w := ssm.NewCommandExecutedWaiter(c.api, func(o *ssm.CommandExecutedWaiterOptions) {
 		o.MinDelay = c.poll
 		o.MaxDelay = c.maxPoll
@@ -247,9 +374,9 @@ func (c *Client) wait(ctx context.Context, commandID, instance string, limit tim
 	out, err := w.WaitForOutput(ctx, &ssm.GetCommandInvocationInput{
 		CommandId:  aws.String(commandID),
 		InstanceId: aws.String(instance),
-	}, limit-time.Since(start))
+	}, max(limit, c.poll+time.Second))
 	if err != nil {
-		return noAnswer(fmt.Sprintf("no result from SSM after %s: %v", time.Since(start).Round(time.Second), err))
+		return noAnswer(instance, fmt.Sprintf("reading the result from SSM: %v", err))
 	}
 	r := Result{
 		InstanceID: instance,
@@ -265,6 +392,10 @@ func (c *Client) wait(ctx context.Context, commandID, instance string, limit tim
 	return r
 }
 
+func noAnswer(instance, why string) Result {
+	return Result{InstanceID: instance, Status: StatusNoAnswer, Details: why, ExitCode: -1}
+}
+
 // retryable is the CommandExecuted waiter's rule with every terminal
 // state an answer: the SDK's own turns Failed and TimedOut into an error
 // and drops the output, which the caller needs.
@@ -276,10 +407,5 @@ func retryable(ctx context.Context, _ *ssm.GetCommandInvocationInput, out *ssm.G
 		}
 		return false, err
 	}
-	switch out.Status {
-	case types.CommandInvocationStatusSuccess, types.CommandInvocationStatusFailed,
-		types.CommandInvocationStatusTimedOut, types.CommandInvocationStatusCancelled:
-		return false, nil
-	}
-	return true, nil // Pending, InProgress, Delayed, Cancelling
+	return !final(out.Status, aws.ToString(out.StatusDetails)), nil // Pending, InProgress, Delayed, Cancelling
 }

@@ -2,6 +2,7 @@ package ssm_test
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	fakessm "gitlab.com/coinpipe/coinpipe/internal/fake/ssm"
 	"gitlab.com/coinpipe/coinpipe/internal/ssm"
+	"gitlab.com/coinpipe/coinpipe/internal/testenv"
 )
 
 func config() aws.Config {
@@ -70,7 +72,7 @@ func TestRun(t *testing.T) {
 		"systemctl start node@31.1\n" +
 		"systemctl is-active node@31.1\n" +
 		`echo "height's $(docker exec bitcoin coinpipe-height)"` + "\n"
-	got, err := c.Run(t.Context(), ids, script, 10*time.Second)
+	got, err := c.Run(t.Context(), ids, ssm.Command{Script: script, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,25 +86,23 @@ func TestRun(t *testing.T) {
 			t.Errorf("result of %s:\n got %+v\nwant %+v", id, got[id], w)
 		}
 	}
-	// The invocations were not visible at first: the client waited.
-	missing := 0
-	for _, r := range fleet.API().Requests() {
-		if r.Error == "InvocationDoesNotExist" {
-			missing++
-		}
+	// The invocations were not listed at first (SSM is eventually
+	// consistent): the client kept polling the command, and read each
+	// ended invocation once.
+	if lists := fleet.API().Count("ListCommandInvocations"); lists < 2 {
+		t.Errorf("%d ListCommandInvocations: the first poll, before the invocations show, should not end the wait", lists)
 	}
-	if missing == 0 {
-		t.Error("no InvocationDoesNotExist answered: the test does not cover the wait")
+	if gets := fleet.API().Count("GetCommandInvocation"); gets != 3 {
+		t.Errorf("%d GetCommandInvocation, want one per host", gets)
 	}
-	// One SendCommand, then a handful of polls per host.
 	if sends := fleet.API().Count("SendCommand"); sends != 1 {
 		t.Errorf("%d SendCommand, want 1", sends)
 	}
 	if c.Calls() != fleet.API().Count("") {
 		t.Errorf("Calls() = %d, the fake answered %d", c.Calls(), fleet.API().Count(""))
 	}
-	if per := float64(c.Calls()-1) / 3; per > 6 {
-		t.Errorf("%.1f GetCommandInvocation per host for a command taking 0.6s to show and run, polled from 0.2s, want ≤ 6", per)
+	if per := float64(c.Calls()) / 3; per > 3 {
+		t.Errorf("%.1f SSM calls per host for a command taking 0.6s to show and run, polled from 0.2s, want ≤ 3", per)
 	}
 	for i, tag := range []string{"31.1", "31.1", ""} {
 		if fleet.Active(i) != tag {
@@ -118,7 +118,7 @@ func TestRunFaults(t *testing.T) {
 	c := client(fleet)
 	ids := []string{fleet.Host(0).ID(), fleet.Host(1).ID(), fleet.Host(2).ID()}
 	start := time.Now()
-	got, err := c.Run(t.Context(), ids, "systemctl is-active node@31.0", 1500*time.Millisecond)
+	got, err := c.Run(t.Context(), ids, ssm.Command{Script: "systemctl is-active node@31.0", Timeout: 1500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestRunNoAnswer(t *testing.T) {
 	fleet := fakessm.NewFleet(t, fakessm.FleetOptions{Coin: "bitcoin", Running: "31.0", Visibility: 10 * time.Second})
 	c := ssm.New(config(), ssm.Options{Endpoint: fleet.URL(), PollInterval: 100 * time.Millisecond, Grace: 500 * time.Millisecond})
 	id := fleet.Host(0).ID()
-	got, err := c.Run(t.Context(), []string{id}, "true", time.Second)
+	got, err := c.Run(t.Context(), []string{id}, ssm.Command{Script: "true", Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,11 +155,11 @@ func TestRunNoAnswer(t *testing.T) {
 func TestRunErrors(t *testing.T) {
 	fleet := fakessm.NewFleet(t, fakessm.FleetOptions{Coin: "bitcoin"})
 	c := client(fleet)
-	_, err := c.Run(t.Context(), []string{"i-00000000000000bad"}, "true", time.Second)
+	_, err := c.Run(t.Context(), []string{"i-00000000000000bad"}, ssm.Command{Script: "true", Timeout: time.Second})
 	if err == nil || !strings.Contains(err.Error(), "sending a command to i-00000000000000bad: ") || !strings.Contains(err.Error(), "InvalidInstanceId") {
 		t.Errorf("unknown instance: %v", err)
 	}
-	got, err := c.Run(t.Context(), nil, "true", time.Second)
+	got, err := c.Run(t.Context(), nil, ssm.Command{Script: "true", Timeout: time.Second})
 	if err != nil || len(got) != 0 || fleet.API().Count("SendCommand") != 1 {
 		t.Errorf("no instances: %v, %v, %d SendCommand", got, err, fleet.API().Count("SendCommand"))
 	}
@@ -173,7 +173,7 @@ func TestRunThrottled(t *testing.T) {
 	for _, h := range fleet.Hosts() {
 		ids = append(ids, h.ID())
 	}
-	got, err := c.Run(t.Context(), ids, "systemctl is-active node@31.0", 10*time.Second)
+	got, err := c.Run(t.Context(), ids, ssm.Command{Script: "systemctl is-active node@31.0", Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestOfflineMidway(t *testing.T) {
 	c := client(fleet)
 	var statuses []string
 	for range 2 {
-		got, err := c.Run(t.Context(), []string{h.ID()}, "systemctl is-active node@31.0", 5*time.Second)
+		got, err := c.Run(t.Context(), []string{h.ID()}, ssm.Command{Script: "systemctl is-active node@31.0", Timeout: 5 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -212,5 +212,40 @@ func TestOfflineMidway(t *testing.T) {
 	}
 	if got := fleet.Active(0); got != "31.0" {
 		t.Errorf("the daemon of an offline host keeps running: Active = %q", got)
+	}
+}
+
+// TestRunStatusOnlyAndExpect: a status-only command reads the output of the
+// invocations that failed only, and a command expected to take a while is
+// first polled then, so it costs a call or two for the whole batch.
+func TestRunStatusOnlyAndExpect(t *testing.T) {
+	fleet := fakessm.NewFleet(t, fakessm.FleetOptions{Coin: "bitcoin", Hosts: 4, Running: "31.0", Visibility: 50 * time.Millisecond})
+	c := ssm.New(config(), ssm.Options{Endpoint: fleet.URL(), PollInterval: 100 * time.Millisecond, MaxPollInterval: time.Second})
+	var ids []string
+	for i := range 4 {
+		ids = append(ids, fleet.Host(i).ID())
+	}
+	script := "sleep 1\nsystemctl is-active node@31.0 >/dev/null && test -e \"$PWD/../state/ok\" || { echo 'not ok' >&2; exit 4; }\n"
+	for i := range 3 {
+		testenv.WriteFile(t, filepath.Join(fleet.Host(i).Dir(), "state", "ok"), nil)
+	}
+	got, err := c.Run(t.Context(), ids, ssm.Command{Script: script, Timeout: 10 * time.Second, Expect: time.Second, StatusOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range ids {
+		want := ssm.Result{InstanceID: id, Status: "Success", Details: "Success"}
+		if i == 3 {
+			want = ssm.Result{InstanceID: id, Status: "Failed", Details: "Failed", ExitCode: 4, Stderr: "not ok\n"}
+		}
+		if got[id] != want {
+			t.Errorf("host %d:\n got %+v\nwant %+v", i, got[id], want)
+		}
+	}
+	if n := fleet.API().Count("GetCommandInvocation"); n != 1 {
+		t.Errorf("%d GetCommandInvocation, want 1: the failed invocation's output only", n)
+	}
+	if n := fleet.API().Count("ListCommandInvocations"); n > 3 {
+		t.Errorf("%d ListCommandInvocations for a command expected to take 1 s, want at most 3", n)
 	}
 }

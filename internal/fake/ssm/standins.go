@@ -20,12 +20,14 @@ lock() { until mkdir "$S/lock" 2>/dev/null; do sleep 0.01; done; }
 unlock() { rmdir "$S/lock"; }
 fault() { [ -e "$S/faults/$1" ] && [ "$2" != "$ORIG" ]; }
 [ -e "$S/faults/hang" ] && exec sleep 86400
-unitstate() { if [ -f "$S/units/$1" ]; then cat "$S/units/$1"; else echo inactive; fi; }
+# Builtins only where it is cheap: a fleet of hosts shares the test's cores.
+unitstate() { if [ -f "$S/units/$1" ]; then read -r _st < "$S/units/$1"; echo "$_st"; else echo inactive; fi; }
 setunit() { echo "$2" > "$S/units/$1"; }
 # height prints the running daemon's height (the container must exist).
 height() {
 	read -r ctag cstart ch0 < "$S/container"
-	blocks=$(( ($(now) - cstart) / INTERVAL_NS ))
+	[ -n "${t_now:-}" ] || t_now=$(now)
+	blocks=$(( (t_now - cstart) / INTERVAL_NS ))
 	if fault stall "$ctag"; then echo "$ch0"
 	elif fault backwards "$ctag"; then echo $(( ch0 - 1 - blocks ))
 	else echo $(( ch0 + blocks )); fi
@@ -50,7 +52,7 @@ stopcontainer() {
 const systemctlSh = `#!/bin/sh
 # systemctl stand-in of a simulated coinpipe host (internal/fake/ssm): the
 # node@.service template only, one container named $COIN at a time.
-. "$(dirname "$0")/../state/conf"
+. "${0%/*}/../state/conf"
 . "$S/lib.sh"
 
 unit() {
@@ -117,7 +119,8 @@ start() {
 		# Restart=on-failure keeps the unit activating (auto-restart).
 		event crashed "$tag"
 	else
-		echo "$tag $(now) $(cat "$S/height")" > "$S/container"
+		read -r h0 < "$S/height"
+		echo "$tag $(now) $h0" > "$S/container"
 		setunit "$u" active
 		event started "$tag"
 	fi
@@ -183,13 +186,19 @@ list-units)
 	for p in $patterns; do
 		for u in $(expand "$p"); do
 			[ -f "$S/units/$u" ] || continue
-			st=$(unitstate "$u")
+			read -r st < "$S/units/$u"
 			if [ -n "$states" ]; then
 				case ",$states," in *",$st,"*) ;; *) continue ;; esac
 			elif [ "$st" = inactive ]; then
 				continue
 			fi
-			echo "$u loaded $st $(sub "$st") $DESC $(tagof "$u") (coinpipe)"
+			# sub and tagof inline: no subshell per unit.
+			case $st in
+			active) sb=running ;; activating) sb=auto-restart ;; deactivating) sb=stop-sigterm ;;
+			failed) sb=failed ;; *) sb=dead ;;
+			esac
+			t=${u#node@}
+			echo "$u loaded $st $sb $DESC ${t%.service} (coinpipe)"
 			n=$((n + 1))
 		done
 	done
@@ -220,7 +229,7 @@ esac
 
 const dockerSh = `#!/bin/sh
 # docker stand-in of a simulated coinpipe host (internal/fake/ssm).
-. "$(dirname "$0")/../state/conf"
+. "${0%/*}/../state/conf"
 . "$S/lib.sh"
 
 nosuch() { echo "Error response from daemon: No such container: $1" >&2; exit 1; }
@@ -236,7 +245,8 @@ exec)
 	case $1 in
 	coinpipe-height)
 		read -r ctag cstart ch0 < "$S/container"
-		if [ $(( $(now) - cstart )) -lt "$WARMUP_NS" ]; then
+		t_now=$(now)
+		if [ $(( t_now - cstart )) -lt "$WARMUP_NS" ]; then
 			printf 'error code: -28\nerror message:\nLoading block index…\n' >&2
 			exit 1
 		fi
