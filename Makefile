@@ -38,7 +38,7 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./generator/ ./manifest/
 	$(GO) test -run '^$$' -bench BenchmarkWatch -benchtime 5x ./watcher/
-	$(GO) test -run '^$$' -bench BenchmarkPush -benchtime 20x ./push/
+	$(GO) test -run '^$$' -bench BenchmarkPush -benchtime 30x ./push/
 	$(GO) test -run '^$$' -bench BenchmarkRollout20Hosts -benchtime 2x ./internal/cli/
 
 fuzz:
