@@ -86,6 +86,9 @@ const (
 	ResultRolledBack     = "rolled back"
 	ResultRollbackFailed = "rollback failed"
 	ResultPlanned        = "planned" // dry run
+	// ResultInterrupted: the rollout was stopped (Ctrl-C) while the host's
+	// command ran; it may still be running there.
+	ResultInterrupted = "interrupted"
 )
 
 // Host is one host's line in the report.
@@ -113,7 +116,7 @@ type Report struct {
 	// Commands: the exact scripts, by step (dry run only).
 	Commands []Command `json:"commands,omitempty"`
 	DryRun   bool      `json:"dry_run,omitempty"`
-	Status   string    `json:"status"` // planned, finished, failed, rolled back
+	Status   string    `json:"status"` // planned, finished, failed, rolled back, interrupted, refused
 }
 
 // Command is a script the rollout sends, for the dry run.
@@ -156,6 +159,9 @@ type run struct {
 	switchT time.Duration
 	gateT   time.Duration
 	touched []string // hosts sent a switch: they hold the marker
+	// inflight: hosts whose command was running when the rollout was
+	// stopped; their marker stays.
+	inflight []string
 	// lastBatch is how long the last batch's command took.
 	lastBatch time.Duration
 }
@@ -265,6 +271,10 @@ func (r *run) run(ctx context.Context) error {
 	for i, batch := range batches {
 		if err := r.batch(ctx, i+1, len(batches), batch); err != nil {
 			r.stopped()
+			if ctx.Err() != nil {
+				r.report.Status = "interrupted"
+				r.notify(context.WithoutCancel(ctx), EventFailed, err.Error())
+			}
 			return err
 		}
 	}
@@ -390,15 +400,21 @@ func (r *run) batches(todo []*Host) [][]*Host {
 // where it is still ours. A failure leaves a marker that goes stale by
 // itself; it is logged, not fatal.
 func (r *run) unlock(ctx context.Context) {
-	if len(r.touched) == 0 {
+	var ids []string
+	for _, id := range r.touched {
+		if !slices.Contains(r.inflight, id) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
 		return
 	}
-	res, err := r.fleet.Run(ctx, r.touched, ssm.Command{Script: r.s.removeMarker(), Timeout: markerTimeout, StatusOnly: true})
+	res, err := r.fleet.Run(ctx, ids, ssm.Command{Script: r.s.removeMarker(), Timeout: markerTimeout, StatusOnly: true})
 	if err != nil {
 		r.o.Log.Warn("could not remove the rollout marker", "marker", r.s.marker(), "error", err.Error())
 		return
 	}
-	for _, id := range r.touched {
+	for _, id := range ids {
 		if out, ok := res[id]; !ok || out.Status != ssm.StatusSuccess {
 			r.o.Log.Warn("could not remove the rollout marker", "marker", r.s.marker(), "instance", id, "error", describe(out, ok))
 		}
@@ -420,7 +436,10 @@ func (r *run) batch(ctx context.Context, n, of int, hosts []*Host) error {
 	res, err := r.fleet.Run(ctx, ids, ssm.Command{Script: r.s.switchTo(r.o.Target), Timeout: r.switchT + r.gateT, Expect: r.lastBatch * 9 / 10})
 	r.lastBatch = time.Since(sent)
 	if err != nil && ctx.Err() != nil {
-		return fmt.Errorf("switching batch %d: %w", n, err)
+		for _, h := range hosts {
+			r.interrupted(h)
+		}
+		return fmt.Errorf("rollout of %s %s interrupted in batch %d/%d: %w", r.m.Name, r.o.Target, n, of, context.Cause(ctx))
 	}
 	// The other hosts' height, asked once per batch and only when a host
 	// answers without advancing (it may be at the tip already).
@@ -440,12 +459,19 @@ func (r *run) batch(ctx context.Context, n, of int, hosts []*Host) error {
 				r.notify(ctx, EventHostDone, fmt.Sprintf("%s: node@%s → node@%s, height %d", h.label(), h.Before, r.o.Target, height))
 				return
 			}
+			if ctx.Err() != nil {
+				r.interrupted(h)
+				return
+			}
 			h.Detail = reason
 			r.progress(h, "%s", reason)
 			r.rollback(ctx, h)
 		})
 	}
 	wg.Wait()
+	if ctx.Err() != nil {
+		return fmt.Errorf("rollout of %s %s interrupted in batch %d/%d: %w", r.m.Name, r.o.Target, n, of, context.Cause(ctx))
+	}
 	var failed []string
 	for _, h := range hosts {
 		if h.Result != ResultUpdated {
@@ -498,6 +524,18 @@ func (r *run) verdict(ctx context.Context, h *Host, tag string, out ssm.Result, 
 		return 0, fmt.Sprintf("health gate failed: height %d is below %d, recorded before the switch", height, h.Height)
 	}
 	return height, ""
+}
+
+// interrupted marks a host whose command was still running when the
+// rollout was stopped: its switch may go on there, so its marker stays
+// (it goes stale by itself) and another rollout waits for it.
+func (r *run) interrupted(h *Host) {
+	h.Result, h.After = ResultInterrupted, ""
+	h.Detail = "stopped while its command ran: it may still be switching; check the host (its marker stays until it goes stale)"
+	r.mu.Lock()
+	r.inflight = append(r.inflight, h.ID)
+	r.mu.Unlock()
+	r.progress(h, "interrupted: its command may still be running on the host; its marker stays")
 }
 
 // rollback brings a failed host back to exactly the tag it ran, and gates it.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -39,7 +41,7 @@ func newRolloutWorld(t testing.TB, hosts, k int) *rolloutWorld {
 
 // newRolloutFleet is newRolloutWorld with the fleet's stop and start delays
 // and block interval chosen.
-func newRolloutFleet(t testing.TB, hosts, k int, stopDelay, startDelay, blockInterval time.Duration) *rolloutWorld {
+func newRolloutFleet(t testing.TB, hosts, k int, stopDelay, startDelay, blockInterval time.Duration, tweak ...func(*fakessm.FleetOptions)) *rolloutWorld {
 	t.Helper()
 	coins := copyCoin(t)
 	file := filepath.Join(coins, "monero", "coin.yaml")
@@ -53,12 +55,16 @@ func newRolloutFleet(t testing.TB, hosts, k int, stopDelay, startDelay, blockInt
 	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fleet := fakessm.NewFleet(t, fakessm.FleetOptions{
+	fo := fakessm.FleetOptions{
 		Coin: "monero", Hosts: hosts, TagKey: "Component", TagValue: "nodes/monero",
 		Running: oldTag, Registry: []string{newTag}, Height: 3200000,
 		BlockInterval: blockInterval, StopDelay: stopDelay, StartDelay: startDelay,
 		Visibility: 50 * time.Millisecond, DeliveryTimeout: 500 * time.Millisecond,
-	})
+	}
+	for _, f := range tweak {
+		f(&fo)
+	}
+	fleet := fakessm.NewFleet(t, fo)
 	sl := fakeslack.New()
 	w := &rolloutWorld{coins: coins, fleet: fleet, slack: sl}
 	w.env = map[string]string{
@@ -77,7 +83,12 @@ func newRolloutFleet(t testing.TB, hosts, k int, stopDelay, startDelay, blockInt
 
 func (w *rolloutWorld) rollout(t testing.TB, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	code, stdout, stderr = runDeps(t.Context(), w.env, func(d *deps) { d.rollout = w.tune },
+	return w.rolloutCtx(t.Context(), t, args...)
+}
+
+func (w *rolloutWorld) rolloutCtx(ctx context.Context, t testing.TB, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	code, stdout, stderr = runDeps(ctx, w.env, func(d *deps) { d.rollout = w.tune },
 		append([]string{"rollout", "--coins", w.coins, "--coin", "monero"}, args...)...)
 	for _, secret := range []string{awsSecret, w.slack.Path} {
 		if strings.Contains(stdout+stderr, secret) {
@@ -427,4 +438,80 @@ func directRollout(b *testing.B, delay time.Duration, k int) time.Duration {
 	}
 	on(all, script("unlock"))
 	return time.Since(start)
+}
+
+// TestRolloutInterrupted: Ctrl-C while a batch switches stops the rollout
+// (exit 130): later hosts are untouched, the host whose command was
+// running is reported as such and keeps its marker, so another rollout
+// waits for it.
+func TestRolloutInterrupted(t *testing.T) {
+	w := newRolloutFleet(t, 3, 1, 50*time.Millisecond, 1500*time.Millisecond, 300*time.Millisecond)
+	ctx, cancel := context.WithCancelCause(t.Context())
+	go func() {
+		for {
+			for _, e := range w.fleet.History() {
+				if e.Host == 0 && e.Kind == fakessm.EventStarting {
+					cancel(Signalled{Signal: syscall.SIGINT})
+					return
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	code, out, errOut := w.rolloutCtx(ctx, t)
+	if code != 130 {
+		t.Fatalf("exit %d, want 130\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, i := range []int{1, 2} {
+		if got := w.fleet.Active(i); got != oldTag {
+			t.Errorf("host %d runs %q: it should be untouched", i, got)
+		}
+		if l := tableLine(out, w.fleet.Host(i).ID()); !strings.Contains(l, "untouched") {
+			t.Errorf("host %d: %s", i, l)
+		}
+	}
+	if l := tableLine(out, w.fleet.Host(0).ID()); !strings.Contains(l, "interrupted") {
+		t.Errorf("host 0: %s\n%s", l, out)
+	}
+	if !strings.Contains(errOut, "interrupted: its command may still be running on the host") || !strings.HasSuffix(errOut, "coinpipe: interrupted by SIGINT\n") {
+		t.Errorf("stderr:\n%s", errOut)
+	}
+	if _, err := os.Stat(filepath.Join(w.tune.markerDir, "monero.rollout")); err != nil {
+		t.Errorf("the marker of the host still switching is gone: %v", err)
+	}
+	if texts := strings.Join(w.slackTexts(), "\n"); !strings.Contains(texts, "interrupted in batch 1/3") {
+		t.Errorf("slack:\n%s", texts)
+	}
+}
+
+// TestRolloutJSONUnderThrottling: --json prints the report a machine reads,
+// and a rollout whose SSM calls are throttled (about one a second per
+// account in SSM) still finishes, the SDK's adaptive retry waiting.
+func TestRolloutJSONUnderThrottling(t *testing.T) {
+	w := newRolloutFleet(t, 4, 2, 50*time.Millisecond, 300*time.Millisecond, 100*time.Millisecond,
+		func(o *fakessm.FleetOptions) { o.Rate, o.Burst = 5, 3 })
+	code, out, errOut := w.rollout(t, "--json")
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	var rep struct {
+		Coin, Target, Status string
+		MaxUnavailable       int `json:"max_unavailable"`
+		Batches              [][]string
+		Hosts                []struct{ ID, Before, After, Result string }
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if rep.Coin != "monero" || rep.Target != newTag || rep.Status != "finished" || rep.MaxUnavailable != 2 || len(rep.Batches) != 2 || len(rep.Hosts) != 4 {
+		t.Errorf("report: %+v", rep)
+	}
+	for _, h := range rep.Hosts {
+		if h.Before != oldTag || h.After != newTag || h.Result != "updated" {
+			t.Errorf("host %+v", h)
+		}
+	}
+	if w.fleet.API().Throttled() == 0 {
+		t.Error("no call was throttled: the test does not cover throttling")
+	}
 }
