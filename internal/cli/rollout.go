@@ -57,7 +57,8 @@ A host already on TAG is left alone. Progress goes to stderr, one line per host
 and step; a table of host, before → after, height and result to stdout. Slack
 (SLACK_WEBHOOK_URL) hears started, each host, finished, failed, rolled back.
 AWS: the SDK's credential chain and region; AWS_ENDPOINT_URL_SSM or
-AWS_ENDPOINT_URL override the endpoint.
+AWS_ENDPOINT_URL override the endpoint. COINPIPE_MARKER_DIR is where the
+marker lives on the hosts (default /var/lib/coinpipe).
 
 Exit codes: 0 done, 1 failed, rolled back or refused, 2 bad input.`,
 		Example: `  coinpipe rollout --coin bitcoin --dry-run   # the batches and the exact commands
@@ -101,7 +102,7 @@ func runRollout(ctx context.Context, d *deps, opts rolloutOptions) error {
 	fleet := ssm.New(cfg, so)
 	o := rollout.Options{
 		Manifest: m, Target: target, Who: rolloutOwner(d), DryRun: opts.dryRun,
-		Progress: d.stderr, Now: d.now, Log: d.log, MarkerDir: d.rollout.markerDir,
+		Progress: d.stderr, Now: d.now, Log: d.log, MarkerDir: firstOf(d.rollout.markerDir, d.getenv("COINPIPE_MARKER_DIR")),
 		SwitchGrace: d.rollout.switchGrace, GateGrace: d.rollout.gateGrace,
 	}
 	if !opts.dryRun {
