@@ -45,11 +45,12 @@ ships, image.revision included) through AWS Systems Manager Run Command:
      it runs, its block height, and whether another rollout's marker
      (/var/lib/coinpipe/<coin>.rollout) is fresh: then it refuses and says whose;
   2. it switches batches of deploy.max_unavailable hosts minus those already
-     down: systemctl stop of the running instance (the unit waits
-     runtime.stop_timeout, never kills), systemctl start node@TAG;
-  3. the health gate, on each host until deploy.health_timeout: the unit is
-     active, the height answers, is not below the height recorded before, and
-     advances (or reaches the best recorded height);
+     down, one command per batch: systemctl stop of the running instance (the
+     unit waits runtime.stop_timeout, never kills), systemctl start node@TAG,
+  3. and the health gate, on each host until deploy.health_timeout: the unit
+     is active, the height answers, is not below the height recorded before,
+     and advances (a node with no new block within a fifth of the timeout
+     passes when it has the other hosts' height, asked then);
   4. a host that fails is rolled back to exactly the tag it ran and checked
      again; the rollout stops there, and hosts not reached keep their version.
 
