@@ -34,7 +34,7 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
-## bench: BenchmarkGenerate (1000 synthetic coins) and friends; BenchmarkWatch (100 coins, 100 ms GitHub)
+## bench: BenchmarkGenerate (200 copies of coins/bitcoin vs cp -r) and friends; BenchmarkWatch (100 coins, 100 ms GitHub)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./generator/ ./manifest/
 	$(GO) test -run '^$$' -bench BenchmarkWatch -benchtime 5x ./watcher/

@@ -156,47 +156,6 @@ func snapshot(t *testing.T, dir string) string {
 	return b.String()
 }
 
-// BenchmarkGenerate renders and writes 1000 synthetic coins, then writes
-// them again unchanged (which must write no file).
-func BenchmarkGenerate(b *testing.B) {
-	const coins = 1000
-	base := openFixture(b, "bitcoin-guix")
-	ms := make([]*manifest.Manifest, coins)
-	for i := range ms {
-		m := *base
-		m.Name = fmt.Sprintf("synthetic-%04d", i)
-		m.Version = fmt.Sprintf("%d.%d", 26+i/100, i%100)
-		ms[i] = &m
-	}
-	b.Run("first", func(b *testing.B) {
-		for n := 0; n < b.N; n++ {
-			out := b.TempDir()
-			for _, m := range ms {
-				if _, err := Write(b.Context(), out, m.Name, mustRender(b, m)); err != nil {
-					b.Fatal(err)
-				}
-			}
-		}
-		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*coins), "µs/coin")
-	})
-	b.Run("unchanged", func(b *testing.B) {
-		out := b.TempDir()
-		for _, m := range ms {
-			Write(b.Context(), out, m.Name, mustRender(b, m))
-		}
-		b.ResetTimer()
-		for n := 0; n < b.N; n++ {
-			for _, m := range ms {
-				changes, err := Write(b.Context(), out, m.Name, mustRender(b, m))
-				if err != nil || len(changes) != 0 {
-					b.Fatalf("unchanged output rewritten: %v %v", changes, err)
-				}
-			}
-		}
-		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*coins), "µs/coin")
-	})
-}
-
 // BenchmarkRender is the CPU part of generate: templates and file copies,
 // no writes.
 func BenchmarkRender(b *testing.B) {

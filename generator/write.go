@@ -66,6 +66,16 @@ func Write(ctx context.Context, outDir, name string, files []File) ([]Change, er
 	for _, c := range changes {
 		changed[c.Path] = true
 	}
+	// Each folder once (keys/, files/, release/...), not once per file.
+	made := map[string]bool{".": true}
+	for _, f := range files {
+		if sub := filepath.Dir(filepath.FromSlash(f.Path)); !made[sub] {
+			if err := os.MkdirAll(filepath.Join(staged, sub), 0o755); err != nil {
+				return nil, fmt.Errorf("writing %s: %w", name, err)
+			}
+			made[sub] = true
+		}
+	}
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("writing %s: %w", name, context.Cause(ctx))
@@ -131,9 +141,6 @@ func isHidden(name string) bool { return len(name) > 1 && name[0] == '.' }
 
 func stage(staged, dir string, f File, changed bool) error {
 	dst := filepath.Join(staged, filepath.FromSlash(f.Path))
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
 	if !changed && os.Link(filepath.Join(dir, filepath.FromSlash(f.Path)), dst) == nil {
 		return nil
 	}
@@ -169,6 +176,14 @@ func diff(ctx context.Context, dir string, files []File) ([]Change, error) {
 		dir = resolved
 	}
 	var changes []Change
+	// A first write: every file is new, nothing to look at one by one.
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		for _, f := range files {
+			changes = append(changes, Change{f.Path, "added"})
+		}
+		sort.Slice(changes, func(i, j int) bool { return changes[i].Path < changes[j].Path })
+		return changes, nil
+	}
 	want := make(map[string]bool, len(files))
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"gitlab.com/coinpipe/coinpipe/internal/readcap"
 )
@@ -57,7 +58,41 @@ const linkReason = "is a symbolic link; coinpipe reads only regular files inside
 // along the path, anything but a regular file, and files over
 // MaxKeyFileSize, MaxConfigSize, MaxReleaseFileSize or MaxSourcesSize. Refusals are
 // *readcap.Error (invalid input).
+//
+// Each file is read once per loaded manifest: validation, the key table
+// and the copy into the daemon repository then see the same bytes, and a
+// fleet's generate does not pay the checks and reads three times over.
+// The bytes are shared between calls: read them, never change them.
 func (m *Manifest) ReadFile(rel string) ([]byte, error) {
+	if m.read == nil {
+		return m.readFile(rel)
+	}
+	key := m.Dir + "\x00" + rel // rel as given: ../x is refused, not read as another file
+	m.read.mu.Lock()
+	data, ok := m.read.files[key]
+	m.read.mu.Unlock()
+	if ok {
+		return data, nil
+	}
+	data, err := m.readFile(rel)
+	if err != nil {
+		return nil, err
+	}
+	m.read.mu.Lock()
+	m.read.files[key] = data
+	m.read.mu.Unlock()
+	return data, nil
+}
+
+// readMemo is ReadFile's memory, by coin folder (a copy of a manifest may
+// change Dir) and relative path.
+type readMemo struct {
+	mu    sync.Mutex
+	files map[string][]byte
+}
+
+// readFile is ReadFile without the memory.
+func (m *Manifest) readFile(rel string) ([]byte, error) {
 	var max int64
 	switch {
 	case path.IsAbs(rel) || path.Clean(rel) != rel || strings.Contains("/"+rel+"/", "/../"):

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"gitlab.com/coinpipe/coinpipe/internal/readcap"
+	"gitlab.com/coinpipe/coinpipe/internal/workpool"
 )
 
 // FileName is the manifest's name inside a coin folder.
@@ -80,6 +82,8 @@ type Manifest struct {
 
 	pos  map[string]Pos
 	null map[string]bool
+	// read holds what ReadFile read, shared by copies of the manifest.
+	read *readMemo
 }
 
 // Pos returns where a field path's value is, or the closest parent that
@@ -173,7 +177,7 @@ func manifestName(dir string) string {
 // Parse decodes a manifest from src; file names it in problems and its
 // folder is where keys and config files are looked up.
 func Parse(file string, src []byte) (*Manifest, error) {
-	m := &Manifest{Dir: filepath.Dir(file), File: file, Source: src}
+	m := &Manifest{Dir: filepath.Dir(file), File: file, Source: src, read: &readMemo{files: map[string][]byte{}}}
 	d := &decoder{file: file, pos: map[string]Pos{}, null: map[string]bool{}}
 
 	var doc yaml.Node
@@ -238,6 +242,34 @@ func Open(dir string) (*Manifest, error) {
 		return nil, problems
 	}
 	return m, nil
+}
+
+// OpenAll opens every folder in dirs on every core (keys shared between
+// coins are parsed once, see verify.ParseKeys) and returns the manifests in
+// dirs' order. Problems of every manifest are collected, in dirs' order,
+// before failing; any other error is the first in dirs' order.
+func OpenAll(ctx context.Context, dirs []string) ([]*Manifest, error) {
+	ms := make([]*Manifest, len(dirs))
+	errs := make([]error, len(dirs))
+	if err := workpool.Run(ctx, len(dirs), func(i int) {
+		ms[i], errs[i] = Open(dirs[i])
+	}); err != nil {
+		return nil, err
+	}
+	var all Problems
+	for _, err := range errs {
+		var ps Problems
+		switch {
+		case errors.As(err, &ps):
+			all = append(all, ps...)
+		case err != nil:
+			return nil, err
+		}
+	}
+	if len(all) > 0 {
+		return nil, all
+	}
+	return ms, nil
 }
 
 // merge adds validation problems to decoding ones, leaving out those about a

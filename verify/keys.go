@@ -79,7 +79,15 @@ func ReadKeyFile(path string) ([]*Key, error) {
 // type) are skipped. It fails on what would leave a key unusable or
 // misread: broken framing, an unreadable primary key, a key without any
 // valid self-signature, or secret key material.
+//
+// The same bytes are parsed and checked once per process (see keycache.go):
+// every call returns its own copies, which the caller may keep or change.
 func ParseKeys(data []byte) ([]*Key, error) {
+	return parsedKeys.parse(data)
+}
+
+// parseKeys is ParseKeys without the cache.
+func parseKeys(data []byte) ([]*Key, error) {
 	packets, err := decodePackets(data, "PGP PUBLIC KEY BLOCK")
 	if err != nil {
 		return nil, err

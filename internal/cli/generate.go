@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -32,6 +33,8 @@ Output is byte-identical across runs. Each coin is written atomically: a
 failure or an interruption (Ctrl-C) leaves its previous output intact, and
 files that did not change are not rewritten. Staging folders a killed run
 left in the output folder (.<coin>.new-*) are removed and reported.
+Coins are rendered on every core, and reported in coins/' order; a coin
+that fails does not stop the others.
 
 Without COIN arguments the output folder is made to match coins/: a folder
 out/<coin> that coinpipe generated (it holds coin.yaml and a Dockerfile
@@ -74,27 +77,23 @@ func runGenerate(ctx context.Context, d *deps, opts generateOptions) error {
 	if err != nil {
 		return err
 	}
-	for _, m := range ms {
-		// Between coins, the previous ones are complete and the next
-		// untouched: the place to stop on Ctrl-C.
-		if err := ctx.Err(); err != nil {
-			return context.Cause(ctx)
+	// Coins run on every core; what they print follows coins/' order.
+	results, interrupted := generator.Generate(ctx, opts.outDir, ms, opts.render, opts.check)
+	var failed []error
+	for _, r := range results {
+		switch {
+		case r.Err == nil:
+			drift += len(r.Changes)
+			report(d, filepath.Join(opts.outDir, r.Name), r.Changes, opts.check)
+		case interrupted == nil:
+			failed = append(failed, r.Err)
 		}
-		files, err := generator.Render(m, opts.render)
-		if err != nil {
-			return err
-		}
-		var changes []generator.Change
-		if opts.check {
-			changes, err = generator.Check(ctx, opts.outDir, m.Name, files)
-		} else {
-			changes, err = generator.Write(ctx, opts.outDir, m.Name, files)
-		}
-		if err != nil {
-			return err
-		}
-		drift += len(changes)
-		report(d, filepath.Join(opts.outDir, m.Name), changes, opts.check)
+	}
+	if interrupted != nil {
+		return interrupted
+	}
+	if len(failed) > 0 {
+		return errors.Join(failed...)
 	}
 	if len(opts.coins) == 0 {
 		n, err := prune(ctx, d, opts, ms)

@@ -52,8 +52,8 @@ func runValidate(ctx context.Context, d *deps, opts validateOptions) error {
 	return nil
 }
 
-// loadCoins opens and validates the named coins (or all), collecting the
-// problems of every manifest before failing.
+// loadCoins opens and validates the named coins (or all) on every core,
+// collecting the problems of every manifest before failing.
 func loadCoins(ctx context.Context, coinsDir string, names []string) ([]*manifest.Manifest, error) {
 	if err := requireDir("--coins", coinsDir); err != nil {
 		return nil, err
@@ -62,29 +62,7 @@ func loadCoins(ctx context.Context, coinsDir string, names []string) ([]*manifes
 	if err != nil {
 		return nil, err
 	}
-	var (
-		all    manifest.Problems
-		loaded []*manifest.Manifest
-	)
-	for _, dir := range dirs {
-		if err := ctx.Err(); err != nil {
-			return nil, context.Cause(ctx)
-		}
-		m, err := manifest.Open(dir)
-		var ps manifest.Problems
-		switch {
-		case errors.As(err, &ps):
-			all = append(all, ps...)
-		case err != nil:
-			return nil, err
-		default:
-			loaded = append(loaded, m)
-		}
-	}
-	if len(all) > 0 {
-		return nil, all
-	}
-	return loaded, nil
+	return manifest.OpenAll(ctx, dirs)
 }
 
 // requireDir refuses a folder flag naming nothing, or not a folder: a

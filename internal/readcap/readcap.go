@@ -88,7 +88,7 @@ func read(path string, max int64, stat func(string) (fs.FileInfo, error)) ([]byt
 	defer f.Close()
 	// The size can lie (files in /proc say 0) or grow: read one byte past
 	// the cap to know it was reached.
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	data, err := readAll(f, max+1)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
@@ -208,4 +208,30 @@ func Size(n int64) string {
 		s = s[:len(s)-2]
 	}
 	return s + " " + suffix
+}
+
+// readAll reads f to its end or to limit bytes, into a buffer sized from
+// f's size, as os.ReadFile does: one read and the one that meets the end,
+// where io.ReadAll grows from 512 bytes (generate reads a fleet's key
+// files).
+func readAll(f *os.File, limit int64) ([]byte, error) {
+	size := 512
+	if info, err := f.Stat(); err == nil && info.Size() < limit {
+		size = int(info.Size()) + 1 // +1: room for the read that meets the end
+	}
+	data := make([]byte, 0, size)
+	r := io.LimitReader(f, limit)
+	for {
+		n, err := r.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if err == io.EOF {
+			return data, nil
+		}
+		if err != nil {
+			return data, err
+		}
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)] // grow
+		}
+	}
 }
