@@ -50,6 +50,15 @@ const (
 	RouteUpdateMR     = "PUT /projects/:id/merge_requests/:merge_request_iid"
 	RouteListNotes    = "GET /projects/:id/merge_requests/:merge_request_iid/notes"
 	RouteCreateNote   = "POST /projects/:id/merge_requests/:merge_request_iid/notes"
+
+	RouteCreateProject   = "POST /projects"
+	RouteGroup           = "GET /groups/:id"
+	RouteProtectedList   = "GET /projects/:id/protected_branches"
+	RouteProtectedBranch = "GET /projects/:id/protected_branches/:name"
+	RouteProtectBranch   = "POST /projects/:id/protected_branches"
+	RouteTree            = "GET /projects/:id/repository/tree"
+	RouteRawFile         = "GET /projects/:id/repository/files/:file_path/raw"
+	RouteMergeBase       = "GET /projects/:id/repository/merge_base"
 )
 
 // Bot is the user the API's tokens act as; Push uses someone else.
@@ -69,9 +78,13 @@ type File struct {
 
 // Server is the fake GitLab. The zero value is not usable: call New.
 type Server struct {
-	mu       sync.Mutex
-	tokens   map[string]bool // PRIVATE-TOKEN values
-	jobs     map[string]bool // JOB-TOKEN values
+	mu     sync.Mutex
+	tokens map[string]bool // PRIVATE-TOKEN values
+	jobs   map[string]bool // JOB-TOKEN values
+	// jobScope limits a job token to the projects (paths) listed; a token
+	// without an entry reaches every project.
+	jobScope map[string][]string
+	groups   []group
 	projects []*project
 	commits  map[string]*commit
 	seq      int // makes every commit SHA unique
@@ -100,6 +113,8 @@ type project struct {
 	branches      map[string]string // name → commit SHA
 	mrs           []*mergeRequest   // by IID-1
 	apiCommits    int
+	settings      projectSettings
+	protected     map[string]Protection // branch name → its protection
 }
 
 type commit struct {
@@ -134,12 +149,13 @@ type Note struct {
 // New returns an empty GitLab.
 func New() *Server {
 	return &Server{
-		tokens:  map[string]bool{},
-		jobs:    map[string]bool{},
-		commits: map[string]*commit{},
-		faults:  map[string]*Fault{},
-		now:     time.Now,
-		WebURL:  "https://gitlab.example",
+		tokens:   map[string]bool{},
+		jobs:     map[string]bool{},
+		jobScope: map[string][]string{},
+		commits:  map[string]*commit{},
+		faults:   map[string]*Fault{},
+		now:      time.Now,
+		WebURL:   "https://gitlab.example",
 	}
 }
 
@@ -333,7 +349,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k, v := range resp.header {
 		w.Header()[k] = v
 	}
-	w.Header().Set("Content-Type", "application/json")
+	if w.Header().Get("Content-Type") == "" {
+		w.Header().Set("Content-Type", "application/json")
+	}
 	w.WriteHeader(resp.status)
 	_, _ = w.Write(resp.body)
 }
@@ -355,9 +373,15 @@ func (s *Server) serve(r *http.Request) (string, response) {
 	if f != nil && f.Count != 0 && !f.AfterApply {
 		return route, s.fire(f)
 	}
-	p := s.lookup(segs[1])
-	if p == nil {
-		return route, apiError(http.StatusNotFound, "404 Project Not Found")
+	// POST /projects and /groups/:id are not about one project.
+	var p *project
+	if segs[0] == "projects" && len(segs) > 1 {
+		if p = s.lookup(segs[1]); p == nil {
+			return route, apiError(http.StatusNotFound, "404 Project Not Found")
+		}
+		if denied, ok := s.outOfScope(r, p); ok {
+			return route, denied
+		}
 	}
 	resp := handler(s, p, r, segs)
 	if f != nil && f.Count != 0 && f.AfterApply {
@@ -391,7 +415,15 @@ func (s *Server) authenticated(r *http.Request, route string) bool {
 // read the project and its repository but not commit or touch merge
 // requests (gitlab-org/gitlab#545150, #539014): those answer 401, as a
 // real scheduled job holding only CI_JOB_TOKEN would see.
-var jobTokenRoutes = map[string]bool{RouteProject: true, RouteBranch: true}
+//
+// Reading the tree, raw files and the merge base is what the daemon
+// pipeline's conformance job does with the toolkit project; GitLab grants a
+// job token those reads through the toolkit's job token allowlist (with
+// fine-grained permissions: the Repository resource, read).
+var jobTokenRoutes = map[string]bool{
+	RouteProject: true, RouteBranch: true,
+	RouteTree: true, RouteRawFile: true, RouteMergeBase: true,
+}
 
 // apiPath splits the path after /api/v4 into unescaped segments. Splitting
 // before unescaping keeps "group%2Ftoolkit" and "coinpipe%2Fbitcoin" one
@@ -411,7 +443,10 @@ func apiPath(r *http.Request) ([]string, bool) {
 		}
 		segs[i] = u
 	}
-	if len(segs) < 2 || segs[0] != "projects" {
+	switch {
+	case segs[0] == "projects" && len(segs) >= 1:
+	case segs[0] == "groups" && len(segs) == 2:
+	default:
 		return nil, false
 	}
 	return segs, true
@@ -422,8 +457,25 @@ type handlerFunc func(s *Server, p *project, r *http.Request, segs []string) res
 func match(method string, segs []string) (string, handlerFunc) {
 	n := len(segs)
 	switch {
+	case segs[0] == "groups":
+		return pick(method, RouteGroup, (*Server).getGroup)
+	case n == 1:
+		return pick(method, RouteCreateProject, (*Server).createProject)
 	case n == 2:
 		return pick(method, RouteProject, (*Server).getProject)
+	case n == 3 && segs[2] == "protected_branches":
+		if method == http.MethodPost {
+			return RouteProtectBranch, (*Server).protectBranch
+		}
+		return pick(method, RouteProtectedList, (*Server).listProtected)
+	case n >= 4 && segs[2] == "protected_branches":
+		return pick(method, RouteProtectedBranch, (*Server).getProtected)
+	case n == 4 && segs[2] == "repository" && segs[3] == "tree":
+		return pick(method, RouteTree, (*Server).tree)
+	case n == 6 && segs[2] == "repository" && segs[3] == "files" && segs[5] == "raw":
+		return pick(method, RouteRawFile, (*Server).rawFile)
+	case n == 4 && segs[2] == "repository" && segs[3] == "merge_base":
+		return pick(method, RouteMergeBase, (*Server).mergeBase)
 	case n >= 5 && segs[2] == "repository" && segs[3] == "branches":
 		return pick(method, RouteBranch, (*Server).getBranch)
 	case n == 4 && segs[2] == "repository" && segs[3] == "commits":

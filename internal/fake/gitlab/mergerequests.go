@@ -97,19 +97,26 @@ func (s *Server) listMRs(p *project, r *http.Request, _ []string) response {
 		return -c
 	})
 
-	page, perPage := atoiDefault(q.Get("page"), 1), atoiDefault(q.Get("per_page"), 20)
-	perPage = min(max(perPage, 1), 100)
-	page = max(page, 1)
-	total := len(list)
-	pages := max((total+perPage-1)/perPage, 1)
-	lo, hi := min((page-1)*perPage, total), min(page*perPage, total)
+	lo, hi, header := offsetPage(r, len(list))
 	out := make([]map[string]any, 0, hi-lo)
 	for _, mr := range list[lo:hi] {
 		out = append(out, s.mrJSON(p, mr))
 	}
 	resp := jsonResponse(http.StatusOK, out)
-	resp.header = paginationHeaders(r, page, perPage, total, pages)
+	resp.header = header
 	return resp
+}
+
+// offsetPage is the slice [lo:hi] of a list of total items that page
+// and per_page (default 20, at most 100) ask for, and its headers.
+func offsetPage(r *http.Request, total int) (lo, hi int, header http.Header) {
+	q := r.URL.Query()
+	page, perPage := atoiDefault(q.Get("page"), 1), atoiDefault(q.Get("per_page"), 20)
+	perPage = min(max(perPage, 1), 100)
+	page = max(page, 1)
+	pages := max((total+perPage-1)/perPage, 1)
+	lo, hi = min((page-1)*perPage, total), min(page*perPage, total)
+	return lo, hi, paginationHeaders(r, page, perPage, total, pages)
 }
 
 func atoiDefault(s string, def int) int {

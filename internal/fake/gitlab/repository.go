@@ -7,7 +7,6 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -48,12 +47,7 @@ func (s *Server) commitJSON(p *project, c *commit) commitJSON {
 }
 
 func (s *Server) getProject(p *project, _ *http.Request, _ []string) response {
-	name := path.Base(p.path)
-	return jsonResponse(http.StatusOK, map[string]any{
-		"id": p.id, "name": name, "path": name, "path_with_namespace": p.path,
-		"default_branch": p.defaultBranchOrNil(), "web_url": s.WebURL + "/" + p.path,
-		"empty_repo": len(p.branches) == 0,
-	})
+	return jsonResponse(http.StatusOK, s.projectJSON(p))
 }
 
 // defaultBranchOrNil: GitLab answers null for an empty repository.
