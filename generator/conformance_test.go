@@ -63,15 +63,24 @@ func TestCIYAMLMatchesGitLabSchema(t *testing.T) {
 	for _, c := range shippedCoins(t) {
 		docs[c.m.Name+"/.gitlab-ci.yml"] = c.files[".gitlab-ci.yml"]
 	}
-	for name, doc := range docs {
-		if err := sch.Validate(yamlValue(t, doc)); err != nil {
-			t.Errorf("%s does not match GitLab's CI schema: %v", name, err)
+	// Pinned to a commit, as coinpipe sync renders it.
+	for _, f := range renderPinned(t) {
+		if f.Path == ".gitlab-ci.yml" {
+			docs["pinned/"+f.Path] = f.Data
 		}
 	}
-	// The check is real: a misspelt keyword is caught.
-	bad := bytes.Replace(docs["../templates/ci/daemon.yml"], []byte("  script:"), []byte("  scripts:"), 1)
-	if err := sch.Validate(yamlValue(t, bad)); err == nil {
-		t.Error("the schema accepted a job with scripts: instead of script:")
+	for name, doc := range docs {
+		if err := validateCIDocuments(sch, name, doc); err != nil {
+			t.Error(err)
+		}
+	}
+	// The check is real: a misspelt keyword is caught, in the jobs and in
+	// the spec header.
+	for _, typo := range [][2]string{{"  script:", "  scripts:"}, {"spec:\n  inputs:", "spec:\n  input:"}} {
+		bad := bytes.Replace(docs["../templates/ci/daemon.yml"], []byte(typo[0]), []byte(typo[1]), 1)
+		if err := validateCIDocuments(sch, "daemon.yml", bad); err == nil {
+			t.Errorf("the schema accepted %q instead of %q", typo[1], typo[0])
+		}
 	}
 }
 
@@ -91,16 +100,6 @@ func gitlabSchema(t *testing.T) *jsonschema.Schema {
 		t.Fatal(err)
 	}
 	return sch
-}
-
-// yamlValue decodes YAML into the JSON data model jsonschema validates.
-func yamlValue(t *testing.T, src []byte) any {
-	t.Helper()
-	v, err := testenv.DecodeYAML(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
 }
 
 func readTestFile(t testing.TB, name string) []byte {

@@ -119,9 +119,14 @@ type portData struct {
 	Address string
 }
 
+// ciData is what the daemon repository's .gitlab-ci.yml passes to
+// templates/ci/daemon.yml: the include's project and ref, and its inputs.
 type ciData struct {
 	Project string
 	Ref     string
+	// AutoDeploy is the manifest's deploy.auto: the rollout job runs
+	// without a manual step.
+	AutoDeploy bool
 }
 
 // Paths the entry point, the Dockerfile and the unit agree on
@@ -159,7 +164,7 @@ func newData(m *manifest.Manifest, opts Options) data {
 		StallSeconds:          m.Runtime.StallAfter.Seconds(),
 		Snapshot:              m.Runtime.Snapshot,
 		ECR:                   m.Deploy.ECRRepository,
-		CI:                    ciData{Project: opts.CIProject, Ref: opts.CIRef},
+		CI:                    ciData{Project: opts.CIProject, Ref: opts.CIRef, AutoDeploy: m.Deploy.Auto},
 		OverlayMount:          overlayMount,
 		OverlayBaseSuffix:     manifest.OverlayBaseSuffix,
 		RunDir:                runDir,

@@ -1,6 +1,12 @@
 package testenv
 
-import "go.yaml.in/yaml/v3"
+import (
+	"bytes"
+	"errors"
+	"io"
+
+	"go.yaml.in/yaml/v3"
+)
 
 // DecodeYAML parses one YAML document into the JSON data model (maps,
 // slices, float64 numbers), which JSON Schema validators take: coin.yaml is
@@ -11,6 +17,24 @@ func DecodeYAML(src []byte) (any, error) {
 		return nil, err
 	}
 	return normalize(v), nil
+}
+
+// DecodeYAMLDocuments is DecodeYAML for every document of a stream: a CI
+// template with a `spec:` header is two documents, split by `---`.
+func DecodeYAMLDocuments(src []byte) ([]any, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	var docs []any
+	for {
+		var v any
+		err := dec.Decode(&v)
+		if errors.Is(err, io.EOF) {
+			return docs, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, normalize(v))
+	}
 }
 
 func normalize(v any) any {

@@ -1,0 +1,394 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"gitlab.com/coinpipe/coinpipe/generator"
+	fakeecr "gitlab.com/coinpipe/coinpipe/internal/fake/ecr"
+	fakegitlab "gitlab.com/coinpipe/coinpipe/internal/fake/gitlab"
+	fakeslack "gitlab.com/coinpipe/coinpipe/internal/fake/slack"
+	fakessm "gitlab.com/coinpipe/coinpipe/internal/fake/ssm"
+	"gitlab.com/coinpipe/coinpipe/manifest"
+	"gitlab.com/coinpipe/coinpipe/push"
+)
+
+// The daemon repository's pipeline, run whole by gitlab-ci-local as a
+// runner would (shell executor): the rendered .gitlab-ci.yml includes
+// templates/ci/daemon.yml from the toolkit project with inputs, and
+// gitlab-ci-local resolves that include from its include cache, which the
+// test seeds with this tree's daemon.yml, so what runs is the template that
+// ships. The coin is the buildah suite's synthetic one (its release is
+// served by the loopback mirror, so the build works offline), deployed to
+// a simulated fleet.
+const (
+	// pipelineGitHost is the daemon repository's remote host: gitlab-ci-local
+	// names its include cache after it.
+	pipelineGitHost = "gitlab.example.invalid"
+	toolkitProject  = "coinpipe/coinpipe"
+	daemonGroup     = "coin-daemons"
+	pipelineOldTag  = "1.2.2" // what the fleet runs before the pipeline
+	pipelineJobTok  = "glcbt-e2e-job-token"
+	pipelineSecret  = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYE2EPIPELINE"
+)
+
+// pipelineWorld is one daemon repository and the fakes its pipeline talks
+// to.
+type pipelineWorld struct {
+	repo       string // the daemon repository, a git checkout on main
+	tag        string // the image tag the manifest ships
+	toolkitRef string // the toolkit commit it was rendered from
+	ecr        *fakeecr.Server
+	fleet      *fakessm.Fleet
+	slack      *fakeslack.Server
+	gitlab     *fakegitlab.Server
+	vars       map[string]string // --variable NAME=VALUE for gitlab-ci-local
+}
+
+// pipelineRun is one gitlab-ci-local run: its output and the job summary
+// lines (PASS/FAIL/... name).
+type pipelineRun struct {
+	cmdResult
+	summary []string
+}
+
+var summaryLine = regexp.MustCompile(`(?m)^\s*(PASS|FAIL|WARN|SKIP)\s+(\S+).*$`)
+
+func TestDaemonPipeline(t *testing.T) {
+	if abs, err := filepath.Abs(ciTools); err == nil {
+		t.Setenv("PATH", abs+string(os.PathListSeparator)+os.Getenv("PATH"))
+	}
+	requireTools(t, "gitlab-ci-local", "node", "git", "rsync", "go", "buildah", "debootstrap")
+	ctx := t.Context()
+	cache := cacheDir(t)
+	lockCache(t, cache)
+	b := newBuildah(cache)
+	base := ensureBaseImage(ctx, t, b, cache)
+	bin := coinpipeBin(ctx, t)
+	buildahShim(t, bin, b, base)
+	// The build job tags its image in the suite's storage.
+	t.Cleanup(func() { b.removeImage(context.WithoutCancel(ctx), "localhost/synth:"+synthVersion) })
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+
+	rel := goodRelease(t)
+	mirror := newMirror(t)
+
+	t.Run("success", func(t *testing.T) {
+		w := newPipelineWorld(t, rel, mirror, "success")
+		r := w.run(ctx, t)
+		logPipeline(t, r)
+		if r.Err != nil {
+			t.Fatalf("the pipeline failed: %v\n%s", r.Err, tail(r.Output, 80))
+		}
+		w.wantSummary(t, r, "PASS", "conformance", "build", "push", "rollout")
+		if notify := findSummary(r.summary, "notify"); notify != "" {
+			t.Errorf("notify ran in a pipeline that passed: %s", notify)
+		}
+		digest := w.builtDigest(ctx, t)
+		if got, ok := w.ecr.Registry.Tag("coin-daemons/synth", w.tag); !ok || got != digest {
+			t.Errorf("the registry has coin-daemons/synth:%s = %q (present %v), want the build's %s", w.tag, got, ok, digest)
+		}
+		for i := range 3 {
+			if got := w.fleet.Active(i); got != w.tag {
+				t.Errorf("host %d runs node@%q, want node@%s", i, got, w.tag)
+			}
+		}
+		w.wantSlack(t, []string{
+			"synth: image pushed: ",
+			"synth: rollout started: " + w.tag,
+			"synth: host updated: " + w.tag,
+			"synth: host updated: " + w.tag,
+			"synth: host updated: " + w.tag,
+			fmt.Sprintf("synth: rollout finished: %s: 3 of 3 hosts on %s", w.tag, w.tag),
+		})
+	})
+
+	t.Run("a host fails its health gate", func(t *testing.T) {
+		w := newPipelineWorld(t, rel, mirror, "rollback")
+		// The second host's new daemon dies at start; the old one runs.
+		w.fleet.Host(1).Fail(fakessm.Crash)
+		r := w.run(ctx, t)
+		logPipeline(t, r)
+		if r.Err == nil {
+			t.Fatalf("the pipeline passed with a host failing its health gate:\n%s", tail(r.Output, 80))
+		}
+		w.wantSummary(t, r, "PASS", "conformance", "build", "push", "notify")
+		w.wantSummary(t, r, "FAIL", "rollout")
+		for i, want := range []string{w.tag, pipelineOldTag, pipelineOldTag} {
+			if got := w.fleet.Active(i); got != want {
+				t.Errorf("host %d runs node@%q, want node@%s", i, got, want)
+			}
+		}
+		if !strings.Contains(r.Output, "rollout of synth "+w.tag+" stopped in batch 2/3") {
+			t.Errorf("the rollout job does not say where it stopped:\n%s", tail(r.Output, 80))
+		}
+		w.wantSlack(t, []string{
+			"synth: image pushed: ",
+			"synth: rollout started: " + w.tag,
+			"synth: host updated: " + w.tag,
+			"synth: host rolled back: " + w.tag + ": " + w.fleet.Host(1).Name() + " (" + w.fleet.Host(1).ID() + "): health gate failed: after 8s: node@" + w.tag + ".service is not active; back on node@" + pipelineOldTag,
+			"synth: pipeline failed: image " + w.tag,
+		})
+	})
+}
+
+// goodRelease is the buildah suite's genuine synthetic release: 2 of 3
+// pinned keys signed (one through a subkey).
+func goodRelease(t *testing.T) release {
+	t.Helper()
+	alice, bob, carol := newSigner(t, "alice", false), newSigner(t, "bob", true), newSigner(t, "carol", false)
+	tarball := synthRelease(t, genuineDaemon)
+	sums := sha256sums(tarball)
+	return release{
+		coin:    coinSpec{threshold: 2, pinned: []*signer{alice, bob, carol}, sha256: sha256Hex(tarball)},
+		tarball: tarball, sums: sums, asc: signAll(t, sums, []*signer{alice, bob}),
+	}
+}
+
+// coinpipeBin is a folder holding this tree's coinpipe: the jobs install
+// it unless it is on PATH.
+func coinpipeBin(ctx context.Context, t *testing.T) string {
+	t.Helper()
+	bin := t.TempDir()
+	run(ctx, 5*time.Minute, "go", "build", "-o", filepath.Join(bin, "coinpipe"), "../cmd/coinpipe").must(t)
+	return bin
+}
+
+// buildahShim puts a buildah in bin that works on the suite's storage and
+// builds FROM the local base image: the network here reaches no registry,
+// so the manifest's pinned base cannot be pulled. Nothing else of the
+// build job changes.
+func buildahShim(t *testing.T, bin string, b *buildah, base string) {
+	t.Helper()
+	real, err := exec.LookPath("buildah")
+	if err != nil {
+		t.Fatal(err)
+	}
+	storage := shellQuote(b.storageArgs()...)
+	shim := fmt.Sprintf(`#!/bin/sh
+# e2e: buildah on the suite's storage; builds take the local base image.
+if [ "$1" = build ]; then
+  shift
+  exec %s %s build --pull=never --http-proxy=false --build-arg BASE_IMAGE=%s "$@"
+fi
+exec %s %s "$@"
+`, shellQuote(real), storage, shellQuote(base), shellQuote(real), storage)
+	if err := os.WriteFile(filepath.Join(bin, "buildah"), []byte(shim), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func shellQuote(args ...string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
+}
+
+// newPipelineWorld makes the toolkit project in the GitLab fake (the
+// coin's folder at a commit on main, plus this tree's daemon.yml), renders
+// the daemon repository pinned to that commit, seeds gitlab-ci-local's
+// include cache, and starts the ECR, SSM (3 hosts on pipelineOldTag) and
+// Slack fakes.
+func newPipelineWorld(t *testing.T, rel release, mirror *mirror, prefix string) *pipelineWorld {
+	t.Helper()
+	toolkit := t.TempDir()
+	coinDir := writeCoin(t, toolkit, rel.coin)
+	// deploy: one host at a time, and a health gate short enough for a
+	// test; the toolkit's copy and the daemon repository's agree, as sync
+	// makes them.
+	file := filepath.Join(coinDir, manifest.FileName)
+	src, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src = []byte(strings.Replace(string(src), "deploy:\n", "deploy:\n  max_unavailable: 1\n  health_timeout: 8s\n", 1))
+	writeFile(t, file, src)
+
+	daemonYML, err := os.ReadFile("../templates/ci/daemon.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree := map[string]fakegitlab.File{"templates/ci/daemon.yml": {Content: daemonYML}}
+	err = filepath.WalkDir(filepath.Join(toolkit, "coins"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(toolkit, p)
+		tree[filepath.ToSlash(rel)] = fakegitlab.File{Content: b}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gl := fakegitlab.New()
+	apiURL, _ := gl.Start(t)
+	gl.AddProject(toolkitProject, "main", tree)
+	// The job token of the daemon project: its own project and the
+	// toolkit, whose job token allowlist holds the daemon group.
+	gl.AddScopedJobToken(pipelineJobTok, daemonGroup+"/synth", toolkitProject)
+	head, ok := gl.Head(toolkitProject, "main")
+	if !ok {
+		t.Fatal("the toolkit project has no main branch")
+	}
+
+	m, err := manifest.Open(coinDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := generator.Render(m, generator.Options{CIProject: toolkitProject, CIRef: head.SHA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	if _, err := generator.Write(t.Context(), out, m.Name, files); err != nil {
+		t.Fatal(err)
+	}
+	repo := filepath.Join(out, m.Name)
+	git := func(args ...string) {
+		full := append([]string{"-C", repo, "-c", "user.name=coinpipe", "-c", "user.email=e2e@coinpipe.invalid"}, args...)
+		run(t.Context(), time.Minute, "git", full...).must(t)
+	}
+	git("init", "-q", "-b", "main")
+	git("remote", "add", "origin", "https://"+pipelineGitHost+"/"+daemonGroup+"/synth.git")
+	git("add", "-A")
+	git("commit", "-q", "-m", "coinpipe sync: synth "+m.Version)
+	// gitlab-ci-local reads include: project from
+	// .gitlab-ci-local/includes/<remote host>/<project>/<ref>/<file> and
+	// fetches only what is not there: seeded, nothing is fetched.
+	cached := filepath.Join(repo, ".gitlab-ci-local", "includes", pipelineGitHost, toolkitProject, head.SHA, "templates", "ci", "daemon.yml")
+	writeFile(t, cached, daemonYML)
+
+	w := &pipelineWorld{repo: repo, tag: m.ImageTag(), toolkitRef: head.SHA, ecr: fakeecr.New(), slack: fakeslack.New(), gitlab: gl}
+	w.fleet = fakessm.NewFleet(t, fakessm.FleetOptions{
+		Coin: m.Name, Hosts: 3, TagKey: "Component", TagValue: "nodes/synth",
+		// The hosts pull from the ECR fake only in name: the fleet's own
+		// registry lists the tag the pipeline pushes.
+		Running: pipelineOldTag, Registry: []string{w.tag}, Height: 120000,
+		BlockInterval: 300 * time.Millisecond, StopDelay: 100 * time.Millisecond, StartDelay: 500 * time.Millisecond,
+	})
+	mirrorURL := mirror.publish(prefix, map[string][]byte{
+		resolve(synthURL(tarballName)):      rel.tarball,
+		resolve(synthURL("SHA256SUMS")):     rel.sums,
+		resolve(synthURL("SHA256SUMS.asc")): rel.asc,
+	})
+	w.vars = map[string]string{
+		"DOWNLOAD_MIRROR":       mirrorURL,
+		"AWS_REGION":            "us-east-1",
+		"AWS_ACCESS_KEY_ID":     "AKIAFAKEE2EPIPELINE1",
+		"AWS_SECRET_ACCESS_KEY": pipelineSecret,
+		"AWS_ENDPOINT_URL_ECR":  w.ecr.Start(t),
+		"AWS_ENDPOINT_URL_SSM":  w.fleet.URL(),
+		"SLACK_WEBHOOK_URL":     w.slack.Start(t),
+		"CI_API_V4_URL":         apiURL,
+		"CI_JOB_TOKEN":          pipelineJobTok,
+		"COINPIPE_MARKER_DIR":   t.TempDir(),
+	}
+	return w
+}
+
+// run runs the whole pipeline, the manual rollout included, or only the
+// jobs named.
+func (w *pipelineWorld) run(ctx context.Context, t *testing.T, jobs ...string) pipelineRun {
+	t.Helper()
+	args := []string{"--force-shell-executor", "--manual", "rollout", "--ignore-predefined-vars", "CI_API_V4_URL"}
+	for k, v := range w.vars {
+		args = append(args, "--variable", k+"="+v)
+	}
+	args = append(args, jobs...)
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "gitlab-ci-local", args...)
+	cmd.Dir = w.repo
+	cmd.WaitDelay = 10 * time.Second
+	b, err := cmd.CombinedOutput()
+	r := pipelineRun{cmdResult: cmdResult{Line: "gitlab-ci-local " + strings.Join(args, " "), Output: string(b), Err: err}}
+	for _, m := range summaryLine.FindAllString(r.Output, -1) {
+		r.summary = append(r.summary, strings.TrimSpace(m))
+	}
+	for _, secret := range []string{pipelineSecret, pipelineJobTok, w.slack.Path} {
+		if strings.Contains(r.Output, secret) {
+			t.Errorf("a secret is in the pipeline's output: %.8s…", secret)
+		}
+	}
+	return r
+}
+
+// logPipeline prints the job list and the results, as gitlab-ci-local's
+// summary has them, and what the push, rollout and notify jobs printed.
+func logPipeline(t *testing.T, r pipelineRun) {
+	t.Helper()
+	var jobs []string
+	for line := range strings.SplitSeq(r.Output, "\n") {
+		if jobOutput.MatchString(line) || strings.HasPrefix(line, "pipeline finished") {
+			jobs = append(jobs, line)
+		}
+	}
+	t.Logf("gitlab-ci-local summary:\n%s\n%s", strings.Join(r.summary, "\n"), strings.Join(jobs, "\n"))
+}
+
+// jobOutput are the lines the deploying jobs print.
+var jobOutput = regexp.MustCompile(`^(push|rollout|notify)\s+(>|finished)`)
+
+func findSummary(summary []string, job string) string {
+	for _, l := range summary {
+		if f := strings.Fields(l); len(f) >= 2 && f[1] == job {
+			return l
+		}
+	}
+	return ""
+}
+
+func (w *pipelineWorld) wantSummary(t *testing.T, r pipelineRun, result string, jobs ...string) {
+	t.Helper()
+	for _, job := range jobs {
+		if l := findSummary(r.summary, job); !strings.HasPrefix(l, result+" ") {
+			t.Errorf("job %s: %q, want %s\n%s", job, l, result, tail(r.Output, 80))
+		}
+	}
+}
+
+// builtDigest is the manifest digest of the build job's artifact, read as
+// push reads it.
+func (w *pipelineWorld) builtDigest(ctx context.Context, t *testing.T) string {
+	t.Helper()
+	archives, _ := filepath.Glob(filepath.Join(w.repo, ".gitlab-ci-local", "artifacts", "build", "image.tar"))
+	if len(archives) != 1 {
+		t.Fatalf("the build job left %d image.tar artifacts", len(archives))
+	}
+	img, err := push.ReadArchive(ctx, archives[0], t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img.Digest.String()
+}
+
+// wantSlack checks the Slack fake got exactly the messages starting with
+// want, in order.
+func (w *pipelineWorld) wantSlack(t *testing.T, want []string) {
+	t.Helper()
+	var got []string
+	for _, m := range w.slack.Messages() {
+		got = append(got, m.Text)
+	}
+	ok := len(got) == len(want)
+	for i := 0; ok && i < len(want); i++ {
+		ok = strings.HasPrefix(got[i], want[i])
+	}
+	if !ok {
+		t.Errorf("Slack got:\n%s\nwant messages starting with:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
