@@ -304,22 +304,31 @@ func newPipelineWorld(t *testing.T, rel release, mirror *mirror, prefix string) 
 // jobs named.
 func (w *pipelineWorld) run(ctx context.Context, t *testing.T, jobs ...string) pipelineRun {
 	t.Helper()
-	args := []string{"--force-shell-executor", "--manual", "rollout", "--ignore-predefined-vars", "CI_API_V4_URL"}
-	for k, v := range w.vars {
+	flags := []string{"--manual", "rollout", "--ignore-predefined-vars", "CI_API_V4_URL"}
+	return gitlabCILocal(ctx, t, w.repo, w.vars, []string{pipelineSecret, pipelineJobTok, w.slack.Path}, flags, jobs...)
+}
+
+// gitlabCILocal runs gitlab-ci-local with the shell executor in dir, with
+// flags, vars as --variable, and the jobs named (none: the whole
+// pipeline); no secret may appear in its output.
+func gitlabCILocal(ctx context.Context, t *testing.T, dir string, vars map[string]string, secrets, flags []string, jobs ...string) pipelineRun {
+	t.Helper()
+	args := append([]string{"--force-shell-executor"}, flags...)
+	for k, v := range vars {
 		args = append(args, "--variable", k+"="+v)
 	}
 	args = append(args, jobs...)
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "gitlab-ci-local", args...)
-	cmd.Dir = w.repo
+	cmd.Dir = dir
 	cmd.WaitDelay = 10 * time.Second
 	b, err := cmd.CombinedOutput()
 	r := pipelineRun{cmdResult: cmdResult{Line: "gitlab-ci-local " + strings.Join(args, " "), Output: string(b), Err: err}}
 	for _, m := range summaryLine.FindAllString(r.Output, -1) {
 		r.summary = append(r.summary, strings.TrimSpace(m))
 	}
-	for _, secret := range []string{pipelineSecret, pipelineJobTok, w.slack.Path} {
+	for _, secret := range secrets {
 		if strings.Contains(r.Output, secret) {
 			t.Errorf("a secret is in the pipeline's output: %.8s…", secret)
 		}
@@ -340,8 +349,9 @@ func logPipeline(t *testing.T, r pipelineRun) {
 	t.Logf("gitlab-ci-local summary:\n%s\n%s", strings.Join(r.summary, "\n"), strings.Join(jobs, "\n"))
 }
 
-// jobOutput are the lines the deploying jobs print.
-var jobOutput = regexp.MustCompile(`^(push|rollout|notify)\s+(>|finished)`)
+// jobOutput are the lines the deploying jobs, and the toolkit's watch
+// and sync, print.
+var jobOutput = regexp.MustCompile(`^(push|rollout|notify|watch|sync)\s+(>|finished)`)
 
 func findSummary(summary []string, job string) string {
 	for _, l := range summary {
