@@ -1,7 +1,9 @@
 package generator
 
 import (
+	"bytes"
 	"context"
+	"sync"
 
 	"gitlab.com/coinpipe/coinpipe/internal/workpool"
 	"gitlab.com/coinpipe/coinpipe/manifest"
@@ -33,7 +35,11 @@ func Generate(ctx context.Context, outDir string, ms []*manifest.Manifest, opts 
 	err := workpool.Run(ctx, len(ms), func(i int) {
 		r := &results[i]
 		ran[i] = true
-		files, err := Render(ms[i], opts)
+		// The files live in buf until the coin is written or checked;
+		// then the next coin renders over them.
+		buf := renderBuffers.Get().(*bytes.Buffer)
+		defer renderBuffers.Put(buf)
+		files, err := render(ms[i], opts, buf)
 		switch {
 		case err != nil:
 			r.Err = err
@@ -52,3 +58,6 @@ func Generate(ctx context.Context, outDir string, ms []*manifest.Manifest, opts 
 	}
 	return results, err
 }
+
+// renderBuffers are Generate's render buffers, about one per core.
+var renderBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}

@@ -65,6 +65,53 @@ func TestGenerateParallelMatchesSequential(t *testing.T) {
 	}
 }
 
+// Generate renders each coin over the buffer of the one before: every
+// coin's folder must still hold exactly what Render returns for it, and
+// the files Render returns must not share memory with each other.
+func TestGenerateWritesWhatRenderReturns(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // one worker, one buffer for all
+	ms := []*manifest.Manifest{openFixture(t, "bitcoin-guix"), openFixture(t, "monero-clearsigned"), openFixture(t, "dogecoin-gitian")}
+	out := t.TempDir()
+	results, err := Generate(t.Context(), out, ms, DefaultOptions, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range ms {
+		if results[i].Err != nil {
+			t.Fatalf("%s: %v", m.Name, results[i].Err)
+		}
+		files := mustRender(t, m)
+		want := t.TempDir()
+		for _, f := range files {
+			p := filepath.Join(want, filepath.FromSlash(f.Path))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, f.Data, f.Mode); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(p, f.Mode); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := tree(t, filepath.Join(out, m.Name)); got != tree(t, want) {
+			t.Errorf("%s: Generate wrote other files than Render returns", m.Name)
+		}
+		before := make([]string, len(files))
+		for j, f := range files {
+			before[j] = string(f.Data)
+		}
+		for j := range files {
+			_ = append(files[j].Data, "# appended\n"...)
+		}
+		for j, f := range files {
+			if string(f.Data) != before[j] {
+				t.Errorf("%s: appending to another file wrote into %s", m.Name, f.Path)
+			}
+		}
+	}
+}
+
 // A coin that fails leaves the others written, and is the one reported.
 func TestGenerateKeepsGoingPastAFailedCoin(t *testing.T) {
 	out := t.TempDir()

@@ -53,6 +53,14 @@ var tmpl = template.Must(template.New("").Option("missingkey=error").Funcs(templ
 
 // Render returns the daemon repository of a validated manifest, sorted by path.
 func Render(m *manifest.Manifest, opts Options) ([]File, error) {
+	return render(m, opts, new(bytes.Buffer))
+}
+
+// render is Render executing every template into buf, which the rendered
+// files' Data then share: one buffer that a caller rendering many coins
+// (Generate) reuses once a coin is written, where a buffer per file grows
+// from nothing each time, zeroing and faulting in fresh memory.
+func render(m *manifest.Manifest, opts Options, buf *bytes.Buffer) ([]File, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
@@ -77,12 +85,21 @@ func Render(m *manifest.Manifest, opts Options) ([]File, error) {
 	}
 	d.HasSources = sources != nil
 	files := make([]File, 0, len(rendered)+len(m.Release.Signatures.Keys)+len(m.Runtime.Config)+1)
-	for _, r := range rendered {
-		var buf bytes.Buffer
-		if err := tmpl.ExecuteTemplate(&buf, r.template, d); err != nil {
+	buf.Reset()
+	ends := make([]int, len(rendered))
+	for i, r := range rendered {
+		if err := tmpl.ExecuteTemplate(buf, r.template, d); err != nil {
 			return nil, fmt.Errorf("rendering %s for %s: %w", r.path, m.Name, err)
 		}
-		files = append(files, File{Path: r.path, Data: buf.Bytes(), Mode: r.mode})
+		ends[i] = buf.Len()
+	}
+	// Sliced once all are written: growing buf moves what came before.
+	out, start := buf.Bytes(), 0
+	for i, r := range rendered {
+		// Capacity cut at the end: a caller appending to one file copies
+		// it rather than writing over the next.
+		files = append(files, File{Path: r.path, Data: out[start:ends[i]:ends[i]], Mode: r.mode})
+		start = ends[i]
 	}
 	files = append(files, File{Path: manifest.FileName, Data: m.Source, Mode: 0o644})
 	if sources != nil {

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -44,12 +45,19 @@ func Check(ctx context.Context, outDir, name string, files []File) ([]Change, er
 // CleanStaging removes on the next run.
 func Write(ctx context.Context, outDir, name string, files []File) ([]Change, error) {
 	dir := filepath.Join(outDir, name)
-	if err := ownedByGenerator(dir, files); err != nil {
+	exists, err := ownedByGenerator(dir, files)
+	if err != nil {
 		return nil, err
 	}
-	changes, err := diff(ctx, dir, files)
-	if err != nil || len(changes) == 0 {
-		return nil, err
+	// A first write: every file is new, nothing to look at one by one.
+	changes := allAdded(files)
+	if exists {
+		if changes, err = diff(ctx, dir, files); err != nil {
+			return nil, err
+		}
+	}
+	if len(changes) == 0 {
+		return nil, nil
 	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", name, err)
@@ -66,14 +74,13 @@ func Write(ctx context.Context, outDir, name string, files []File) ([]Change, er
 	for _, c := range changes {
 		changed[c.Path] = true
 	}
-	// Each folder once (keys/, files/, release/...), not once per file.
+	// Each folder once (keys/, files/, release/...), not once per file,
+	// and with one mkdir: staged is new and empty, so only the folders
+	// made here are in it.
 	made := map[string]bool{".": true}
 	for _, f := range files {
-		if sub := filepath.Dir(filepath.FromSlash(f.Path)); !made[sub] {
-			if err := os.MkdirAll(filepath.Join(staged, sub), 0o755); err != nil {
-				return nil, fmt.Errorf("writing %s: %w", name, err)
-			}
-			made[sub] = true
+		if err := makeParents(staged, filepath.Dir(filepath.FromSlash(f.Path)), made); err != nil {
+			return nil, fmt.Errorf("writing %s: %w", name, err)
 		}
 	}
 	for _, f := range files {
@@ -106,20 +113,20 @@ func (e *UnsafeOutputError) Error() string {
 func (*UnsafeOutputError) InvalidInput() bool { return true }
 
 // ownedByGenerator checks dir is absent, or a real folder whose hidden
-// top-level entries are all rendered files.
-func ownedByGenerator(dir string, files []File) error {
+// top-level entries are all rendered files, and says whether it exists.
+func ownedByGenerator(dir string, files []File) (bool, error) {
 	info, err := os.Lstat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	if info.Mode()&fs.ModeSymlink != 0 {
-		return &UnsafeOutputError{dir, "it is a symbolic link"}
+		return true, &UnsafeOutputError{dir, "it is a symbolic link"}
 	}
 	if !info.IsDir() {
-		return &UnsafeOutputError{dir, "it is not a folder"}
+		return true, &UnsafeOutputError{dir, "it is not a folder"}
 	}
 	rendered := map[string]bool{}
 	for _, f := range files {
@@ -127,13 +134,29 @@ func ownedByGenerator(dir string, files []File) error {
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return err
+		return true, err
 	}
 	for _, e := range entries {
 		if isHidden(e.Name()) && !rendered[e.Name()] {
-			return &UnsafeOutputError{dir, fmt.Sprintf("it holds %s, which coinpipe did not render", e.Name())}
+			return true, &UnsafeOutputError{dir, fmt.Sprintf("it holds %s, which coinpipe did not render", e.Name())}
 		}
 	}
+	return true, nil
+}
+
+// makeParents makes the folder sub of staged and those above it that made
+// does not list, top down, and lists them.
+func makeParents(staged, sub string, made map[string]bool) error {
+	if made[sub] {
+		return nil
+	}
+	if err := makeParents(staged, filepath.Dir(sub), made); err != nil {
+		return err
+	}
+	if err := os.Mkdir(filepath.Join(staged, sub), 0o755); err != nil {
+		return err
+	}
+	made[sub] = true
 	return nil
 }
 
@@ -144,10 +167,28 @@ func stage(staged, dir string, f File, changed bool) error {
 	if !changed && os.Link(filepath.Join(dir, filepath.FromSlash(f.Path)), dst) == nil {
 		return nil
 	}
-	if err := os.WriteFile(dst, f.Data, f.Mode); err != nil {
+	return writeNew(dst, f.Data, f.Mode)
+}
+
+// writeNew creates path, which must not exist (staged is ours and new:
+// anything there, a link included, is not followed but refused), with
+// data and mode.
+func writeNew(path string, data []byte, mode fs.FileMode) error {
+	// O_NONBLOCK changes nothing for a regular file; it spares the four
+	// fcntl calls with which os.OpenFile would make a blocking descriptor
+	// non-blocking for the poller and back (a third of a fleet's writes).
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NONBLOCK, mode)
+	if err != nil {
 		return err
 	}
-	return os.Chmod(dst, f.Mode) // WriteFile's mode is filtered by the umask
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(mode) // the mode OpenFile set is filtered by the umask
+	}
+	if closeErr := f.Close(); err == nil {
+		err = closeErr
+	}
+	return err
 }
 
 // swap replaces dir with staged, restoring dir if the second rename fails.
@@ -178,11 +219,7 @@ func diff(ctx context.Context, dir string, files []File) ([]Change, error) {
 	var changes []Change
 	// A first write: every file is new, nothing to look at one by one.
 	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
-		for _, f := range files {
-			changes = append(changes, Change{f.Path, "added"})
-		}
-		sort.Slice(changes, func(i, j int) bool { return changes[i].Path < changes[j].Path })
-		return changes, nil
+		return allAdded(files), nil
 	}
 	want := make(map[string]bool, len(files))
 	for _, f := range files {
@@ -235,6 +272,16 @@ func diff(ctx context.Context, dir string, files []File) ([]Change, error) {
 	}
 	sort.Slice(changes, func(i, j int) bool { return changes[i].Path < changes[j].Path })
 	return changes, nil
+}
+
+// allAdded is the diff of files against no folder, sorted by path.
+func allAdded(files []File) []Change {
+	var changes []Change
+	for _, f := range files {
+		changes = append(changes, Change{f.Path, "added"})
+	}
+	sort.Slice(changes, func(i, j int) bool { return changes[i].Path < changes[j].Path })
+	return changes
 }
 
 // Staging folders are named .<coin>.new-<random> (a rename away from

@@ -3,8 +3,10 @@ package generator
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -73,5 +75,62 @@ func TestStaleStaging(t *testing.T) {
 	}
 	if _, err := StaleStaging(filepath.Join(out, "missing"), start); err != nil {
 		t.Errorf("a missing output folder: %v", err)
+	}
+}
+
+// writeNew makes a file of exactly the rendered mode whatever the umask,
+// and never writes through or over what is already at its path: in a
+// staging folder, that is not the generator's.
+func TestWriteNew(t *testing.T) {
+	defer syscall.Umask(syscall.Umask(0o077))
+	tests := []struct {
+		name    string
+		setup   func(t *testing.T, path, target string)
+		mode    fs.FileMode
+		wantErr bool
+	}{
+		{"new script", func(*testing.T, string, string) {}, 0o755, false},
+		{"new file", func(*testing.T, string, string) {}, 0o644, false},
+		{"a link there", func(t *testing.T, path, target string) {
+			if err := os.Symlink(target, path); err != nil {
+				t.Fatal(err)
+			}
+		}, 0o644, true},
+		{"a file there", func(t *testing.T, path, _ string) {
+			if err := os.WriteFile(path, []byte("before\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, 0o644, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path, target := filepath.Join(dir, "release.sh"), filepath.Join(dir, "target")
+			if err := os.WriteFile(target, []byte("target\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			tt.setup(t, path, target)
+			before := snapshot(t, dir)
+			err := writeNew(path, []byte("#!/bin/sh\n"), tt.mode)
+			if tt.wantErr {
+				if !errors.Is(err, fs.ErrExist) {
+					t.Fatalf("writeNew over an existing entry: %v, want it refused", err)
+				}
+				if after := snapshot(t, dir); after != before {
+					t.Fatalf("a refused writeNew changed the folder:\nbefore %s\nafter  %s", before, after)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := os.Lstat(path)
+			if err != nil || info.Mode() != tt.mode {
+				t.Fatalf("mode %v, %v; want %v", info.Mode(), err, tt.mode)
+			}
+			if data, _ := os.ReadFile(path); string(data) != "#!/bin/sh\n" {
+				t.Errorf("content %q", data)
+			}
+		})
 	}
 }

@@ -1,6 +1,8 @@
 package manifest
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -119,11 +121,66 @@ func (m *Manifest) readFile(rel string) ([]byte, error) {
 			return nil, err
 		}
 	}
-	if info, err := os.Lstat(file); err == nil && info.Mode()&fs.ModeSymlink != 0 {
-		return nil, &readcap.Error{Path: filepath.ToSlash(file), Reason: linkReason}
+	// NoLink: the file itself must not be a link either; readcap's own
+	// lstat finds one, and the refusal says why links are refused here.
+	buf := scratch.Get().(*[]byte)
+	defer scratch.Put(buf)
+	data, err := readcap.AppendFileNoLink((*buf)[:0], filepath.ToSlash(file), max)
+	var refused *readcap.Error
+	if errors.As(err, &refused) && refused.Type&fs.ModeSymlink != 0 {
+		return nil, &readcap.Error{Path: refused.Path, Reason: linkReason, Type: refused.Type}
 	}
-	// NoLink: a link swapped in after the check above is refused too.
-	return readcap.ReadFileNoLink(filepath.ToSlash(file), max)
+	if err != nil {
+		return nil, err
+	}
+	*buf = data // keep what the buffer grew to
+	return shared.intern(data), nil
+}
+
+// scratch holds the buffers coin files are read into before shared.intern
+// keeps them: memory the process already touched, where a buffer per file
+// costs allocating, zeroing and faulting in fresh memory, a third of a
+// fleet's generate on a VM.
+var scratch = sync.Pool{New: func() any {
+	b := make([]byte, 0, 64<<10) // a large key file
+	return &b
+}}
+
+// maxSharedBytes bounds the distinct file contents shared keeps: far above
+// a fleet's keys and configs, low enough that a long run over many
+// distinct files cannot grow it without end (past it, each file gets its
+// own copy).
+const maxSharedBytes = 64 << 20
+
+// shared is the one copy of each distinct file content read: a fleet pins
+// the same keys in many coins, and 1000 coins would otherwise hold a
+// thousand copies of each (192 MiB for coins/bitcoin's 15 keys). Equal
+// bytes are the same file to every reader: ReadFile's bytes are never
+// changed.
+var shared = internTable{files: map[string][]byte{}}
+
+type internTable struct {
+	mu    sync.Mutex
+	files map[string][]byte
+	bytes int
+}
+
+// intern returns the kept copy of data, keeping one when there is none;
+// data itself is never kept (it is a scratch buffer).
+func (t *internTable) intern(data []byte) []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if kept, ok := t.files[string(data)]; ok {
+		return kept
+	}
+	kept := bytes.Clone(data)         // not nil for an empty file: Sources tells it from none
+	kept = kept[:len(kept):len(kept)] // a caller's append copies, never writes past the end
+	// Twice: the map's key is a copy of its own.
+	if t.bytes+2*len(kept) <= maxSharedBytes {
+		t.files[string(kept)] = kept
+		t.bytes += 2 * len(kept)
+	}
+	return kept
 }
 
 // Sources returns the coin's SOURCES.md, or nil when the coin has none. A

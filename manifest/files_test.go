@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -172,11 +173,14 @@ func TestManifestReadFile(t *testing.T) {
 		{"files/nope.conf", "coins/monero/files/nope.conf does not exist"},
 		{"keys/none/x.asc", "coins/monero/keys/none does not exist"},
 	}
+	read := map[string][]byte{}
 	for _, tt := range tests {
 		data, err := m.ReadFile(tt.rel)
 		switch {
 		case tt.want == "" && (err != nil || len(data) == 0):
 			t.Errorf("ReadFile(%s) = %d bytes, %v", tt.rel, len(data), err)
+		case tt.want == "":
+			read[tt.rel] = data
 		case tt.want != "" && (err == nil || err.Error() != tt.want):
 			t.Errorf("ReadFile(%s) error = %v\nwant %s", tt.rel, err, tt.want)
 		case tt.want != "":
@@ -185,6 +189,33 @@ func TestManifestReadFile(t *testing.T) {
 				t.Errorf("ReadFile(%s) error %T is not invalid input", tt.rel, err)
 			}
 		}
+	}
+	// Files are read through one reused buffer: what an earlier call
+	// returned must still be that file once others were read.
+	for rel, data := range read {
+		want, err := os.ReadFile(filepath.Join(dir, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(data, want) {
+			t.Errorf("ReadFile(%s) changed after later reads: %d bytes, want %d", rel, len(data), len(want))
+		}
+	}
+	// A second coin with the same files reads its own folder: equal
+	// bytes, and a change in one coin's copy is not the other's.
+	other := filepath.Join(t.TempDir(), "coins", "monero")
+	testenv.CopyTree(t, dir, other)
+	must(t, os.Remove(other+"/files/host.conf")) // the link made above
+	must(t, os.WriteFile(other+"/files/monerod.conf", []byte("changed=1\n"), 0o644))
+	m2, err := Open(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key, err := m2.ReadFile("keys/binaryfate.asc"); err != nil || !bytes.Equal(key, read["keys/binaryfate.asc"]) {
+		t.Errorf("the same key in another coin: %d bytes, %v", len(key), err)
+	}
+	if conf, err := m2.ReadFile("files/monerod.conf"); err != nil || string(conf) != "changed=1\n" {
+		t.Errorf("the other coin's changed config read as %q, %v", conf, err)
 	}
 }
 

@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"crypto/sha256"
 	"slices"
 	"sync"
 )
@@ -16,12 +15,15 @@ const maxCachedKeyBytes = 64 << 20
 // dominates generate and validate: a fleet pins the same few keys in many
 // coins, and each coin is checked by validation and again by the key
 // table of its release.sh. Parsing depends only on the bytes (never on the
-// clock), so the result for the same sha256 is the same.
-var parsedKeys = keyCache{entries: map[[sha256.Size]byte]*keyCacheEntry{}}
+// clock), so the result for the same bytes is the same. The cache is keyed
+// by the bytes themselves: the map's hash and comparison of a key file cost
+// a fraction of a sha256 of it, which a fleet's generate paid twice per
+// coin, and equal bytes is an exact match, no digest to trust.
+var parsedKeys = keyCache{entries: map[string]*keyCacheEntry{}}
 
 type keyCache struct {
 	mu      sync.Mutex
-	entries map[[sha256.Size]byte]*keyCacheEntry
+	entries map[string]*keyCacheEntry
 	bytes   int
 }
 
@@ -35,13 +37,12 @@ type keyCacheEntry struct {
 // time it is seen; concurrent callers with the same bytes wait for one
 // parse instead of doing it twice.
 func (c *keyCache) parse(data []byte) ([]*Key, error) {
-	sum := sha256.Sum256(data)
 	c.mu.Lock()
-	e, ok := c.entries[sum]
+	e, ok := c.entries[string(data)] // no copy: a lookup does not keep the key
 	if !ok {
 		e = &keyCacheEntry{}
 		if c.bytes+len(data) <= maxCachedKeyBytes {
-			c.entries[sum] = e
+			c.entries[string(data)] = e
 			c.bytes += len(data)
 		}
 	}

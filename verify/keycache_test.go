@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"crypto/sha256"
 	"os"
 	"reflect"
 	"sync"
@@ -31,7 +30,7 @@ func TestParseKeysParsesEachFileOnce(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	e := parsedKeys.entries[sha256.Sum256(data)]
+	e := parsedKeys.entries[string(data)]
 	if e == nil {
 		t.Fatal("the key file was not cached")
 	}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"syscall"
 )
 
@@ -21,6 +22,10 @@ type Error struct {
 	// Reason completes "<path> <reason>", e.g. "is 3.1 GiB, more than the 16 MiB limit".
 	Reason string
 	Err    error // the underlying error, if any
+	// Type is the type of a file refused for not being a regular one (a
+	// symbolic link, a directory...), for callers that word the refusal
+	// of some types their own way; 0 otherwise.
+	Type fs.FileMode
 }
 
 func (e *Error) Error() string { return e.Path + " " + e.Reason }
@@ -34,21 +39,29 @@ func (e *Error) InvalidInput() bool { return true }
 // refuses it if it holds more than max bytes without reading more than
 // max+1 of them.
 func ReadFile(path string, max int64) ([]byte, error) {
-	return read(path, max, os.Stat)
+	return read(nil, path, max, os.Stat)
 }
 
 // ReadFileNoLink is ReadFile for a path whose last component must not be a
 // symbolic link. Callers that refuse links anywhere check the parent
 // folders themselves.
 func ReadFileNoLink(path string, max int64) ([]byte, error) {
-	return read(path, max, os.Lstat)
+	return read(nil, path, max, os.Lstat)
+}
+
+// AppendFileNoLink is ReadFileNoLink appending the file to dst, for a
+// caller that reads many files through one buffer (a fleet's key files):
+// memory already in use is written over instead of fresh memory being
+// allocated, zeroed and faulted in for each file.
+func AppendFileNoLink(dst []byte, path string, max int64) ([]byte, error) {
+	return read(dst, path, max, os.Lstat)
 }
 
 // Open opens the regular file at path, following symbolic links, for a
 // caller that streams it (a large signed file): the checks of ReadFile, and
 // a reader whose Read fails with an *Error once more than max bytes came.
 func Open(path string, max int64) (io.ReadCloser, error) {
-	f, err := open(path, max, os.Stat)
+	f, _, err := open(path, max, os.Stat)
 	if err != nil {
 		return nil, err
 	}
@@ -80,63 +93,68 @@ func (c *capped) Read(p []byte) (int, error) {
 
 func (c *capped) Close() error { return c.f.Close() }
 
-func read(path string, max int64, stat func(string) (fs.FileInfo, error)) ([]byte, error) {
-	f, err := open(path, max, stat)
+// read appends the file to dst (nil: a buffer of the file's size).
+func read(dst []byte, path string, max int64, stat func(string) (fs.FileInfo, error)) ([]byte, error) {
+	f, size, err := open(path, max, stat)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	// The size can lie (files in /proc say 0) or grow: read one byte past
 	// the cap to know it was reached.
-	data, err := readAll(f, max+1)
+	data, err := readAll(dst, f, size, max+1)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
-	if int64(len(data)) > max {
+	if int64(len(data)-len(dst)) > max {
 		return nil, &Error{Path: path, Reason: fmt.Sprintf("is more than the %s limit", Size(max))}
 	}
 	return data, nil
 }
 
-// open opens a regular file no larger than max, as far as its size says.
-func open(path string, max int64, stat func(string) (fs.FileInfo, error)) (*os.File, error) {
+// open opens a regular file no larger than max, as far as its size says,
+// and returns that size.
+func open(path string, max int64, stat func(string) (fs.FileInfo, error)) (*os.File, int64, error) {
 	before, err := stat(path)
 	if err != nil {
-		return nil, statError(path, err)
+		return nil, 0, statError(path, err)
 	}
 	// Checked before opening: opening a FIFO for reading blocks until a
 	// writer comes, and opening some devices has side effects.
 	if err := regular(path, before); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	// O_NONBLOCK: should a FIFO be swapped in after the check, open returns
 	// at once and the check on the descriptor below refuses it.
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, statError(path, err)
+		return nil, 0, statError(path, err)
 	}
-	if err := checkOpened(path, max, before, f); err != nil {
+	size, err := checkOpened(path, max, before, f)
+	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, 0, err
 	}
-	return f, nil
+	return f, size, nil
 }
 
-func checkOpened(path string, max int64, before fs.FileInfo, f *os.File) error {
+// checkOpened checks the descriptor is the regular file stat saw and
+// returns its size.
+func checkOpened(path string, max int64, before fs.FileInfo, f *os.File) (int64, error) {
 	after, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", path, err)
+		return 0, fmt.Errorf("reading %s: %w", path, err)
 	}
 	if err := regular(path, after); err != nil {
-		return err
+		return 0, err
 	}
 	if !os.SameFile(before, after) {
-		return &Error{Path: path, Reason: "changed while it was being opened; try again"}
+		return 0, &Error{Path: path, Reason: "changed while it was being opened; try again"}
 	}
 	if after.Size() > max {
-		return &Error{Path: path, Reason: tooLarge(after.Size(), max)}
+		return 0, &Error{Path: path, Reason: tooLarge(after.Size(), max)}
 	}
-	return nil
+	return after.Size(), nil
 }
 
 // tooLarge says by how much a file is over the cap, in bytes when rounding
@@ -163,7 +181,7 @@ func regular(path string, info fs.FileInfo) error {
 	if info.Mode().IsRegular() {
 		return nil
 	}
-	return &Error{Path: path, Reason: "is " + Kind(info.Mode()) + ", not a regular file; name a regular file"}
+	return &Error{Path: path, Reason: "is " + Kind(info.Mode()) + ", not a regular file; name a regular file", Type: info.Mode().Type()}
 }
 
 // Kind names a file type for messages: "a directory", "a named pipe (FIFO)".
@@ -210,16 +228,16 @@ func Size(n int64) string {
 	return s + " " + suffix
 }
 
-// readAll reads f to its end or to limit bytes, into a buffer sized from
-// f's size, as os.ReadFile does: one read and the one that meets the end,
-// where io.ReadAll grows from 512 bytes (generate reads a fleet's key
-// files).
-func readAll(f *os.File, limit int64) ([]byte, error) {
-	size := 512
-	if info, err := f.Stat(); err == nil && info.Size() < limit {
-		size = int(info.Size()) + 1 // +1: room for the read that meets the end
+// readAll appends f to dst, to its end or to limit bytes, making room for
+// size (what f's descriptor said) and one more byte, as os.ReadFile does:
+// one read and the one that meets the end, where io.ReadAll grows from 512
+// bytes (generate reads a fleet's key files).
+func readAll(dst []byte, f *os.File, size, limit int64) ([]byte, error) {
+	want := 512
+	if size < limit {
+		want = int(size) + 1 // +1: room for the read that meets the end
 	}
-	data := make([]byte, 0, size)
+	data := slices.Grow(dst, want) // never nil: an empty file reads as empty
 	r := io.LimitReader(f, limit)
 	for {
 		n, err := r.Read(data[len(data):cap(data)])

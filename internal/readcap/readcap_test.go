@@ -39,25 +39,33 @@ func TestReadFile(t *testing.T) {
 	}
 
 	tests := []struct {
-		name    string
-		path    string
-		max     int64
-		noLink  bool
-		want    string // content, when it is read
-		wantErr string
+		name     string
+		path     string
+		max      int64
+		noLink   bool
+		appendTo string // AppendFileNoLink onto these bytes instead
+		want     string // content, when it is read
+		wantErr  string
+		// wantType is Error.Type: the type of a file refused as irregular.
+		wantType fs.FileMode
 	}{
 		{name: "regular file", path: small, max: 16 << 20, want: "0123456789"},
 		{name: "exactly at the cap", path: small, max: 10, want: "0123456789"},
 		{name: "one byte over the cap", path: small, max: 9, wantErr: small + " is 10 bytes, more than the 9 bytes limit"},
 		{name: "one byte over a round cap", path: big, max: 3328599653, wantErr: big + " is 3328599654 bytes, more than the 3.1 GiB (3328599653 bytes) limit"},
 		{name: "sparse 3.1 GiB file", path: big, max: 16 << 20, wantErr: big + " is 3.1 GiB, more than the 16 MiB limit"},
-		{name: "device", path: "/dev/zero", max: 16 << 20, wantErr: "/dev/zero is a character device, not a regular file; name a regular file"},
-		{name: "named pipe", path: fifo, max: 16 << 20, wantErr: fifo + " is a named pipe (FIFO), not a regular file; name a regular file"},
-		{name: "directory", path: dir, max: 16 << 20, wantErr: dir + " is a directory, not a regular file; name a regular file"},
+		{name: "device", path: "/dev/zero", max: 16 << 20, wantErr: "/dev/zero is a character device, not a regular file; name a regular file", wantType: fs.ModeDevice | fs.ModeCharDevice},
+		{name: "named pipe", path: fifo, max: 16 << 20, wantErr: fifo + " is a named pipe (FIFO), not a regular file; name a regular file", wantType: fs.ModeNamedPipe},
+		{name: "directory", path: dir, max: 16 << 20, wantErr: dir + " is a directory, not a regular file; name a regular file", wantType: fs.ModeDir},
 		{name: "missing", path: filepath.Join(dir, "nope"), max: 16 << 20, wantErr: filepath.Join(dir, "nope") + " does not exist"},
 		{name: "under a file", path: filepath.Join(small, "x"), max: 16 << 20, wantErr: filepath.Join(small, "x") + " does not exist (a parent is not a folder)"},
 		{name: "link followed", path: link, max: 16 << 20, want: "0123456789"},
-		{name: "link refused", path: link, max: 16 << 20, noLink: true, wantErr: link + " is a symbolic link, not a regular file; name a regular file"},
+		{name: "link refused", path: link, max: 16 << 20, noLink: true, wantErr: link + " is a symbolic link, not a regular file; name a regular file", wantType: fs.ModeSymlink},
+		// Appending: the cap is on the file, not on what the buffer held.
+		{name: "appended", path: small, max: 10, appendTo: "held:", want: "held:0123456789"},
+		{name: "appended over the cap", path: small, max: 9, appendTo: "held:", wantErr: small + " is 10 bytes, more than the 9 bytes limit"},
+		{name: "appended through a link", path: link, max: 16 << 20, appendTo: "held:", wantErr: link + " is a symbolic link, not a regular file; name a regular file", wantType: fs.ModeSymlink},
+		{name: "appended past its stat", path: "/proc/self/status", max: 8, appendTo: "held:", wantErr: "/proc/self/status is more than the 8 bytes limit"},
 		// /proc files say they are empty: the cap holds while reading.
 		{name: "file larger than its stat", path: "/proc/self/status", max: 8, wantErr: "/proc/self/status is more than the 8 bytes limit"},
 	}
@@ -66,6 +74,11 @@ func TestReadFile(t *testing.T) {
 			read := ReadFile
 			if tt.noLink {
 				read = ReadFileNoLink
+			}
+			if tt.appendTo != "" {
+				read = func(path string, max int64) ([]byte, error) {
+					return AppendFileNoLink([]byte(tt.appendTo), path, max)
+				}
 			}
 			done := make(chan struct{})
 			var got []byte
@@ -91,6 +104,10 @@ func TestReadFile(t *testing.T) {
 			var invalid interface{ InvalidInput() bool }
 			if !errors.As(err, &invalid) || !invalid.InvalidInput() {
 				t.Errorf("%T is not invalid input (exit 2)", err)
+			}
+			var refused *Error
+			if errors.As(err, &refused) && refused.Type != tt.wantType {
+				t.Errorf("Type = %v, want %v", refused.Type, tt.wantType)
 			}
 		})
 	}
