@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	fakegitlab "gitlab.com/coinpipe/coinpipe/internal/fake/gitlab"
 	fakeslack "gitlab.com/coinpipe/coinpipe/internal/fake/slack"
 	fakessm "gitlab.com/coinpipe/coinpipe/internal/fake/ssm"
+	"gitlab.com/coinpipe/coinpipe/internal/testenv"
 	"gitlab.com/coinpipe/coinpipe/manifest"
 	"gitlab.com/coinpipe/coinpipe/push"
 )
@@ -26,9 +26,9 @@ import (
 // templates/ci/daemon.yml from the toolkit project with inputs, and
 // gitlab-ci-local resolves that include from its include cache, which the
 // test seeds with this tree's daemon.yml, so what runs is the template that
-// ships. The coin is the buildah suite's synthetic one (its release is
-// served by the loopback mirror, so the build works offline), deployed to
-// a simulated fleet.
+// ships. The coin is the shipped monero with a synthetic release in place
+// of the real one (realCoinWithSyntheticRelease: served by the loopback
+// mirror, so the build works offline), deployed to a simulated fleet.
 const (
 	// pipelineGitHost is the daemon repository's remote host: gitlab-ci-local
 	// names its include cache after it.
@@ -66,7 +66,7 @@ func TestDaemonPipeline(t *testing.T) {
 	if abs, err := filepath.Abs(ciTools); err == nil {
 		t.Setenv("PATH", abs+string(os.PathListSeparator)+os.Getenv("PATH"))
 	}
-	requireTools(t, "gitlab-ci-local", "node", "git", "rsync", "go", "buildah", "debootstrap")
+	requireTools(t, "gitlab-ci-local", "node", "git", "rsync", "go", "buildah", "debootstrap", "bzip2")
 	ctx := t.Context()
 	cache := cacheDir(t)
 	lockCache(t, cache)
@@ -74,15 +74,15 @@ func TestDaemonPipeline(t *testing.T) {
 	base := ensureBaseImage(ctx, t, b, cache)
 	bin := coinpipeBin(ctx, t)
 	buildahShim(t, bin, b, base)
+	coin := realCoinWithSyntheticRelease(t, "monero")
+	c := coin.name
 	// The build job tags its image in the suite's storage.
-	t.Cleanup(func() { b.removeImage(context.WithoutCancel(ctx), "localhost/synth:"+synthVersion) })
+	t.Cleanup(func() { b.removeImage(context.WithoutCancel(ctx), "localhost/"+c+":"+synthVersion) })
 	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
-
-	rel := goodRelease(t)
 	mirror := newMirror(t)
 
 	t.Run("success", func(t *testing.T) {
-		w := newPipelineWorld(t, rel, mirror, "success")
+		w := newPipelineWorld(t, coin, mirror, "success")
 		r := w.run(ctx, t)
 		logPipeline(t, r)
 		if r.Err != nil {
@@ -92,9 +92,20 @@ func TestDaemonPipeline(t *testing.T) {
 		if notify := findSummary(r.summary, "notify"); notify != "" {
 			t.Errorf("notify ran in a pipeline that passed: %s", notify)
 		}
+		// The build checked the synthetic release as monero's own release.sh
+		// checks monero's: the clearsigned hashes.txt, by the pinned key.
+		for _, want := range []string{
+			c + " " + synthVersion + ": good signature by pinned key " + coin.signers[0].fingerprint(),
+			c + " " + synthVersion + ": 1 pinned keys signed (threshold 1)",
+		} {
+			if !strings.Contains(r.Output, want) {
+				t.Errorf("the build job does not say %q:\n%s", want, tail(r.Output, 80))
+			}
+		}
 		digest := w.builtDigest(ctx, t)
-		if got, ok := w.ecr.Registry.Tag("coin-daemons/synth", w.tag); !ok || got != digest {
-			t.Errorf("the registry has coin-daemons/synth:%s = %q (present %v), want the build's %s", w.tag, got, ok, digest)
+		repo := "coin-daemons/" + c // the real coin's deploy.ecr_repository
+		if got, ok := w.ecr.Registry.Tag(repo, w.tag); !ok || got != digest {
+			t.Errorf("the registry has %s:%s = %q (present %v), want the build's %s", repo, w.tag, got, ok, digest)
 		}
 		for i := range 3 {
 			if got := w.fleet.Active(i); got != w.tag {
@@ -102,17 +113,17 @@ func TestDaemonPipeline(t *testing.T) {
 			}
 		}
 		w.wantSlack(t, []string{
-			"synth: image pushed: ",
-			"synth: rollout started: " + w.tag,
-			"synth: host updated: " + w.tag,
-			"synth: host updated: " + w.tag,
-			"synth: host updated: " + w.tag,
-			fmt.Sprintf("synth: rollout finished: %s: 3 of 3 hosts on %s", w.tag, w.tag),
+			c + ": image pushed: ",
+			c + ": rollout started: " + w.tag,
+			c + ": host updated: " + w.tag,
+			c + ": host updated: " + w.tag,
+			c + ": host updated: " + w.tag,
+			fmt.Sprintf("%s: rollout finished: %s: 3 of 3 hosts on %s", c, w.tag, w.tag),
 		})
 	})
 
 	t.Run("a host fails its health gate", func(t *testing.T) {
-		w := newPipelineWorld(t, rel, mirror, "rollback")
+		w := newPipelineWorld(t, coin, mirror, "rollback")
 		// The second host's new daemon dies at start; the old one runs.
 		w.fleet.Host(1).Fail(fakessm.Crash)
 		r := w.run(ctx, t)
@@ -127,30 +138,17 @@ func TestDaemonPipeline(t *testing.T) {
 				t.Errorf("host %d runs node@%q, want node@%s", i, got, want)
 			}
 		}
-		if !strings.Contains(r.Output, "rollout of synth "+w.tag+" stopped in batch 2/3") {
+		if !strings.Contains(r.Output, "rollout of "+c+" "+w.tag+" stopped in batch 2/3") {
 			t.Errorf("the rollout job does not say where it stopped:\n%s", tail(r.Output, 80))
 		}
 		w.wantSlack(t, []string{
-			"synth: image pushed: ",
-			"synth: rollout started: " + w.tag,
-			"synth: host updated: " + w.tag,
-			"synth: host rolled back: " + w.tag + ": " + w.fleet.Host(1).Name() + " (" + w.fleet.Host(1).ID() + "): health gate failed: after 8s: node@" + w.tag + ".service is not active; back on node@" + pipelineOldTag,
-			"synth: pipeline failed: image " + w.tag,
+			c + ": image pushed: ",
+			c + ": rollout started: " + w.tag,
+			c + ": host updated: " + w.tag,
+			c + ": host rolled back: " + w.tag + ": " + w.fleet.Host(1).Name() + " (" + w.fleet.Host(1).ID() + "): health gate failed: after 8s: node@" + w.tag + ".service is not active; back on node@" + pipelineOldTag,
+			c + ": pipeline failed: image " + w.tag,
 		})
 	})
-}
-
-// goodRelease is the buildah suite's genuine synthetic release: 2 of 3
-// pinned keys signed (one through a subkey).
-func goodRelease(t *testing.T) release {
-	t.Helper()
-	alice, bob, carol := newSigner(t, "alice", false), newSigner(t, "bob", true), newSigner(t, "carol", false)
-	tarball := synthRelease(t, genuineDaemon)
-	sums := sha256sums(tarball)
-	return release{
-		coin:    coinSpec{threshold: 2, pinned: []*signer{alice, bob, carol}, sha256: sha256Hex(tarball)},
-		tarball: tarball, sums: sums, asc: signAll(t, sums, []*signer{alice, bob}),
-	}
 }
 
 // coinpipeBin is a folder holding this tree's coinpipe: the jobs install
@@ -197,49 +195,41 @@ func shellQuote(args ...string) string {
 // newPipelineWorld makes the toolkit project in the GitLab fake (the
 // coin's folder at a commit on main, plus this tree's daemon.yml), renders
 // the daemon repository pinned to that commit, seeds gitlab-ci-local's
-// include cache, and starts the ECR, SSM (3 hosts on pipelineOldTag) and
-// Slack fakes.
-func newPipelineWorld(t *testing.T, rel release, mirror *mirror, prefix string) *pipelineWorld {
+// include cache, serves the coin's release on the mirror, and starts the
+// ECR, SSM (3 hosts on pipelineOldTag) and Slack fakes.
+func newPipelineWorld(t *testing.T, coin derivedCoin, mirror *mirror, prefix string) *pipelineWorld {
 	t.Helper()
 	toolkit := t.TempDir()
-	coinDir := writeCoin(t, toolkit, rel.coin)
+	coinDir := filepath.Join(toolkit, "coins", coin.name)
+	testenv.CopyTree(t, coin.dir(), coinDir)
 	// deploy: one host at a time, and a health gate short enough for a
-	// test; the toolkit's copy and the daemon repository's agree, as sync
-	// makes them.
+	// test (a host whose daemon never starts fails only when it ends: the
+	// real coin's is minutes); the toolkit's copy and the daemon
+	// repository's agree, as sync makes them.
 	file := filepath.Join(coinDir, manifest.FileName)
 	src, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	src = []byte(strings.Replace(string(src), "deploy:\n", "deploy:\n  max_unavailable: 1\n  health_timeout: 8s\n", 1))
+	src = setDeploy(t, src, "max_unavailable", "1")
+	src = setDeploy(t, src, "health_timeout", "8s")
 	writeFile(t, file, src)
 
 	daemonYML, err := os.ReadFile("../templates/ci/daemon.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tree := map[string]fakegitlab.File{"templates/ci/daemon.yml": {Content: daemonYML}}
-	err = filepath.WalkDir(filepath.Join(toolkit, "coins"), func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(toolkit, p)
-		tree[filepath.ToSlash(rel)] = fakegitlab.File{Content: b}
-		return nil
-	})
+	tree, err := fakegitlab.FilesFromDir(coinDir, "coins/"+coin.name)
 	if err != nil {
 		t.Fatal(err)
 	}
+	tree["templates/ci/daemon.yml"] = fakegitlab.File{Content: daemonYML}
 	gl := fakegitlab.New()
 	apiURL, _ := gl.Start(t)
 	gl.AddProject(toolkitProject, "main", tree)
 	// The job token of the daemon project: its own project and the
 	// toolkit, whose job token allowlist holds the daemon group.
-	gl.AddScopedJobToken(pipelineJobTok, daemonGroup+"/synth", toolkitProject)
+	gl.AddScopedJobToken(pipelineJobTok, daemonGroup+"/"+coin.name, toolkitProject)
 	head, ok := gl.Head(toolkitProject, "main")
 	if !ok {
 		t.Fatal("the toolkit project has no main branch")
@@ -263,9 +253,9 @@ func newPipelineWorld(t *testing.T, rel release, mirror *mirror, prefix string) 
 		run(t.Context(), time.Minute, "git", full...).must(t)
 	}
 	git("init", "-q", "-b", "main")
-	git("remote", "add", "origin", "https://"+pipelineGitHost+"/"+daemonGroup+"/synth.git")
+	git("remote", "add", "origin", "https://"+pipelineGitHost+"/"+daemonGroup+"/"+m.Name+".git")
 	git("add", "-A")
-	git("commit", "-q", "-m", "coinpipe sync: synth "+m.Version)
+	git("commit", "-q", "-m", "coinpipe sync: "+m.Name+" "+m.Version)
 	// gitlab-ci-local reads include: project from
 	// .gitlab-ci-local/includes/<remote host>/<project>/<ref>/<file> and
 	// fetches only what is not there: seeded, nothing is fetched.
@@ -274,17 +264,13 @@ func newPipelineWorld(t *testing.T, rel release, mirror *mirror, prefix string) 
 
 	w := &pipelineWorld{repo: repo, tag: m.ImageTag(), toolkitRef: head.SHA, ecr: fakeecr.New(), slack: fakeslack.New(), gitlab: gl}
 	w.fleet = fakessm.NewFleet(t, fakessm.FleetOptions{
-		Coin: m.Name, Hosts: 3, TagKey: "Component", TagValue: "nodes/synth",
+		Coin: m.Name, Hosts: 3, TagKey: m.Deploy.Instances.Tag, TagValue: m.Deploy.Instances.Value,
 		// The hosts pull from the ECR fake only in name: the fleet's own
 		// registry lists the tag the pipeline pushes.
 		Running: pipelineOldTag, Registry: []string{w.tag}, Height: 120000,
 		BlockInterval: 300 * time.Millisecond, StopDelay: 100 * time.Millisecond, StartDelay: 500 * time.Millisecond,
 	})
-	mirrorURL := mirror.publish(prefix, map[string][]byte{
-		resolve(synthURL(tarballName)):      rel.tarball,
-		resolve(synthURL("SHA256SUMS")):     rel.sums,
-		resolve(synthURL("SHA256SUMS.asc")): rel.asc,
-	})
+	mirrorURL := mirror.publish(prefix, coin.files)
 	w.vars = map[string]string{
 		"DOWNLOAD_MIRROR":       mirrorURL,
 		"AWS_REGION":            "us-east-1",
@@ -400,5 +386,21 @@ func (w *pipelineWorld) wantSlack(t *testing.T, want []string) {
 	}
 	if !ok {
 		t.Errorf("Slack got:\n%s\nwant messages starting with:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// setDeploy sets deploy.<key> in coin.yaml's source to value, in place
+// when the coin sets it, else as the block's first line.
+func setDeploy(t *testing.T, src []byte, key, value string) []byte {
+	t.Helper()
+	line := regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(key) + `:.*$`)
+	switch n := len(line.FindAllIndex(src, -1)); n {
+	case 0:
+		return replaceOnce(t, src, "\ndeploy:\n", "\ndeploy:\n  "+key+": "+value+"\n")
+	case 1:
+		return line.ReplaceAllLiteral(src, []byte("  "+key+": "+value))
+	default:
+		t.Fatalf("coin.yaml sets %s %d times", key, n)
+		return nil
 	}
 }

@@ -13,7 +13,8 @@ const ciTools = "../.ci/tools/node_modules/.bin"
 
 // TestDaemonPipelineConformance runs the conformance job of
 // templates/ci/daemon.yml for real with gitlab-ci-local, in a daemon
-// repository rendered from the synthetic coin and pinned to a toolkit
+// repository rendered from the shipped monero with a synthetic release
+// (realCoinWithSyntheticRelease) and pinned to a toolkit
 // commit in the GitLab fake: it passes as rendered, and fails naming the
 // file when a generated file is edited by hand or a pin is changed in the
 // daemon repository instead of the toolkit.
@@ -24,7 +25,7 @@ func TestDaemonPipelineConformance(t *testing.T) {
 	requireTools(t, "gitlab-ci-local", "node", "git", "rsync", "go")
 	ctx := t.Context()
 	t.Setenv("PATH", coinpipeBin(ctx, t)+string(os.PathListSeparator)+os.Getenv("PATH"))
-	rel := goodRelease(t)
+	coin := realCoinWithSyntheticRelease(t, "monero")
 	mirror := newMirror(t)
 
 	appendTo := func(name, text string) func(t *testing.T, repo string) {
@@ -45,7 +46,7 @@ func TestDaemonPipelineConformance(t *testing.T) {
 		pass   bool
 		want   []string // in the job's output; %s is the toolkit commit's first 12 digits
 	}{
-		{"as rendered", nil, true, []string{"synth: conforms to coinpipe/coinpipe@%s"}},
+		{"as rendered", nil, true, []string{"monero: conforms to coinpipe/coinpipe@%s"}},
 		{"a generated file edited by hand", appendTo("Dockerfile", "RUN echo edited by hand\n"), false,
 			[]string{"Dockerfile", "1 file out of date: this repository is not what coinpipe/coinpipe@%s renders; it changes only through coinpipe sync"}},
 		{"a pin changed in the daemon repository", appendTo("coin.yaml", "# a pin changed here\n"), false,
@@ -53,7 +54,7 @@ func TestDaemonPipelineConformance(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := newPipelineWorld(t, rel, mirror, fmt.Sprintf("conformance-%d", i))
+			w := newPipelineWorld(t, coin, mirror, fmt.Sprintf("conformance-%d", i))
 			if tt.change != nil {
 				tt.change(t, w.repo)
 			}

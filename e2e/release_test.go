@@ -8,8 +8,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -114,10 +116,7 @@ func signAll(t *testing.T, msg []byte, signers []*signer) []byte {
 func synthRelease(t *testing.T, daemon string) []byte {
 	t.Helper()
 	script := func(body string) string { return "#!/bin/sh\n" + body + "\n" }
-	files := []struct {
-		name, body string
-		mode       int64
-	}{
+	return gzipped(t, tarArchive(t, []archiveEntry{
 		{"synth-{version}/", "", 0o755},
 		{"synth-{version}/bin/", "", 0o755},
 		{installed[0], script(`echo "` + daemon + `"`), 0o755},
@@ -125,12 +124,24 @@ func synthRelease(t *testing.T, daemon string) []byte {
 		{unlisted, unlistedContent, 0o755},
 		{"synth-{version}/share/", "", 0o755},
 		{"synth-{version}/share/README.synth", "synth " + synthVersion + ": a coin that exists only in coinpipe's e2e tests\n", 0o644},
-	}
+	}))
+}
+
+// archiveEntry is one member of a synthetic release archive; a name ending
+// in / is a folder, and {version} is resolved.
+type archiveEntry struct {
+	name, body string
+	mode       int64
+}
+
+// tarArchive is an uncompressed tar of entries, with fixed times and owners
+// so that the same entries make the same bytes.
+func tarArchive(t *testing.T, entries []archiveEntry) []byte {
+	t.Helper()
 	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
+	tw := tar.NewWriter(&buf)
 	mtime := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
-	for _, f := range files {
+	for _, f := range entries {
 		h := &tar.Header{Name: resolve(f.name), Mode: f.mode, ModTime: mtime, Uname: "builder", Gname: "builder", Uid: 1000, Gid: 1000, Format: tar.FormatPAX}
 		if strings.HasSuffix(f.name, "/") {
 			h.Typeflag = tar.TypeDir
@@ -147,6 +158,16 @@ func synthRelease(t *testing.T, daemon string) []byte {
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return buf.Bytes()
+}
+
+func gzipped(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	if _, err := gz.Write(b); err != nil {
+		t.Fatal(err)
+	}
 	if err := gz.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -161,10 +182,20 @@ func sha256Hex(b []byte) string {
 // sha256sums is the checksums file in GNU coreutils format. It lists other
 // platforms too, like a real release, so the right line must be picked.
 func sha256sums(tarball []byte) []byte {
-	other := sha256.Sum256([]byte("arm64 build"))
-	return []byte(fmt.Sprintf("%x  %s\n%s  %s\n",
-		other, resolve("synth-{version}-aarch64-linux-gnu.tar.gz"),
-		sha256Hex(tarball), tarballName))
+	return checksumsFile(map[string][]byte{
+		resolve("synth-{version}-aarch64-linux-gnu.tar.gz"): []byte("arm64 build"),
+		tarballName: tarball,
+	})
+}
+
+// checksumsFile lists the sha256 of each file, by name, in GNU coreutils
+// format (what monero's hashes.txt lists too).
+func checksumsFile(files map[string][]byte) []byte {
+	var b strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		fmt.Fprintf(&b, "%s  %s\n", sha256Hex(files[name]), name)
+	}
+	return []byte(b.String())
 }
 
 // coinSpec is what varies between the cases' coin folders.
