@@ -27,12 +27,36 @@ type Result struct {
 // Generate returns the context's cause with the results of the coins that
 // ran (Err set to the cause for the others).
 func Generate(ctx context.Context, outDir string, ms []*manifest.Manifest, opts Options, check bool) ([]Result, error) {
+	return GenerateEach(ctx, outDir, ms, opts, check, nil)
+}
+
+// GenerateEach is Generate telling each coin's result to each as soon as
+// that coin and every coin before it are done: in ms's order, however the
+// coins ran, so a long run shows its progress and its output is the same
+// every time. each is called from one goroutine at a time.
+func GenerateEach(ctx context.Context, outDir string, ms []*manifest.Manifest, opts Options, check bool, each func(Result)) ([]Result, error) {
 	results := make([]Result, len(ms))
 	ran := make([]bool, len(ms))
 	for i, m := range ms {
 		results[i].Name = m.Name
 	}
+	var mu sync.Mutex
+	finished := make([]bool, len(ms))
+	told := 0
+	// tell passes on the finished prefix of results.
+	tell := func(i int) {
+		mu.Lock()
+		defer mu.Unlock()
+		finished[i] = true
+		for told < len(ms) && finished[told] {
+			if each != nil {
+				each(results[told])
+			}
+			told++
+		}
+	}
 	err := workpool.Run(ctx, len(ms), func(i int) {
+		defer tell(i)
 		r := &results[i]
 		ran[i] = true
 		// The files live in buf until the coin is written or checked;

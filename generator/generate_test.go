@@ -37,7 +37,11 @@ func TestGenerateParallelMatchesSequential(t *testing.T) {
 	run := func(workers int) (string, string) {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(workers))
 		out := t.TempDir()
-		results, err := Generate(t.Context(), out, ms, DefaultOptions, false)
+		// What a command prints as it goes: each coin once, in order.
+		var told strings.Builder
+		results, err := GenerateEach(t.Context(), out, ms, DefaultOptions, false, func(r Result) {
+			fmt.Fprintf(&told, "%s: %v\n", r.Name, r.Changes)
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,6 +51,9 @@ func TestGenerateParallelMatchesSequential(t *testing.T) {
 				t.Fatalf("%s: %v", r.Name, r.Err)
 			}
 			fmt.Fprintf(&report, "%s: %v\n", r.Name, r.Changes)
+		}
+		if told.String() != report.String() {
+			t.Errorf("told as it went:\n%s\nreturned:\n%s", told.String(), report.String())
 		}
 		return report.String(), tree(t, out)
 	}

@@ -77,18 +77,17 @@ func runGenerate(ctx context.Context, d *deps, opts generateOptions) error {
 	if err != nil {
 		return err
 	}
-	// Coins run on every core; what they print follows coins/' order.
-	results, interrupted := generator.Generate(ctx, opts.outDir, ms, opts.render, opts.check)
+	// Coins run on every core; what they print follows coins/' order, each
+	// line as soon as the coins before it are done.
 	var failed []error
-	for _, r := range results {
-		switch {
-		case r.Err == nil:
+	_, interrupted := generator.GenerateEach(ctx, opts.outDir, ms, opts.render, opts.check, func(r generator.Result) {
+		if r.Err == nil {
 			drift += len(r.Changes)
 			report(d, filepath.Join(opts.outDir, r.Name), r.Changes, opts.check)
-		case interrupted == nil:
+		} else {
 			failed = append(failed, r.Err)
 		}
-	}
+	})
 	if interrupted != nil {
 		return interrupted
 	}
