@@ -265,11 +265,17 @@ func newPipelineWorld(t *testing.T, coin derivedCoin, mirror *mirror, prefix str
 	w := &pipelineWorld{repo: repo, tag: m.ImageTag(), toolkitRef: head.SHA, ecr: fakeecr.New(), slack: fakeslack.New(), gitlab: gl}
 	w.fleet = fakessm.NewFleet(t, fakessm.FleetOptions{
 		Coin: m.Name, Hosts: 3, TagKey: m.Deploy.Instances.Tag, TagValue: m.Deploy.Instances.Value,
-		// The hosts pull from the ECR fake only in name: the fleet's own
-		// registry lists the tag the pipeline pushes.
-		Running: pipelineOldTag, Registry: []string{w.tag}, Height: 120000,
+		Running: pipelineOldTag, Height: 120000,
 		BlockInterval: 300 * time.Millisecond, StopDelay: 100 * time.Millisecond, StartDelay: 500 * time.Millisecond,
 	})
+	// The hosts can pull a tag once the push job has put it in the coin's
+	// ECR repository: a rollout without that push fails to start the unit.
+	repository := m.Deploy.ECRRepository
+	w.ecr.OnTag = func(repo, tag, _ string) {
+		if repo == repository {
+			w.fleet.Push(tag)
+		}
+	}
 	mirrorURL := mirror.publish(prefix, coin.files)
 	w.vars = map[string]string{
 		"DOWNLOAD_MIRROR":       mirrorURL,

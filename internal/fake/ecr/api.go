@@ -52,6 +52,8 @@ type Server struct {
 	Account, Region string
 	// Registry is the fake's registry, started by Start.
 	Registry *Registry
+	// OnTag, set before Start, is told each tag pushed (Tagged).
+	OnTag func(repo, tag, digest string)
 
 	mu        sync.Mutex
 	now       func() time.Time
@@ -81,6 +83,11 @@ func New() *Server {
 		},
 		NotFound: func(repo string) string {
 			return fmt.Sprintf("The repository with name '%s' does not exist in the registry with id '%s'", repo, s.Account)
+		},
+		Tagged: func(repo, tag, digest string) {
+			if s.OnTag != nil {
+				s.OnTag(repo, tag, digest)
+			}
 		},
 	})
 	return s

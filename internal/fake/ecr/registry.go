@@ -28,6 +28,9 @@ type RegistryOptions struct {
 	NotFound func(repo string) string
 	// Immutable says whether a repository's tags may not be moved.
 	Immutable func(repo string) bool
+	// Tagged, when set, is told each tag a push made or moved, after the
+	// registry serves it: e.g. a simulated fleet's hosts can pull it then.
+	Tagged func(repo, tag, digest string)
 }
 
 // Stats counts what was pushed.
@@ -138,13 +141,16 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, repo, r
 		return
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.stats.ManifestPuts++
 	if isTag {
 		if r.tags[repo] == nil {
 			r.tags[repo] = map[string]string{}
 		}
 		r.tags[repo][ref] = digest
+	}
+	r.mu.Unlock()
+	if isTag && r.opts.Tagged != nil {
+		r.opts.Tagged(repo, ref, digest)
 	}
 }
 
