@@ -157,7 +157,12 @@ func (c *Conformance) fetchAndCompare(ctx context.Context, coinDir string) error
 	var findings []string
 	want := map[string]bool{}
 	for _, e := range entries {
-		rel := strings.TrimPrefix(e.Path, prefix)
+		rel, inside := strings.CutPrefix(e.Path, prefix)
+		if !inside || !filepath.IsLocal(filepath.FromSlash(rel)) {
+			// The API answered a path outside the folder asked for: nothing
+			// of it is read or written.
+			return fmt.Errorf("reading %s: the tree lists %q, outside the coin's folder", where, e.Path)
+		}
 		if !generator.Input(rel) {
 			continue
 		}
