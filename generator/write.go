@@ -27,7 +27,7 @@ func (c Change) String() string { return c.Kind + " " + c.Path }
 // Check compares outDir/<name> with files and lists what Write would change.
 // It writes nothing.
 func Check(ctx context.Context, outDir, name string, files []File) ([]Change, error) {
-	return diff(ctx, filepath.Join(outDir, name), files)
+	return diff(ctx, filepath.Join(outDir, name), files, true)
 }
 
 // Write makes outDir/<name> hold exactly files. Nothing is touched when
@@ -52,7 +52,7 @@ func Write(ctx context.Context, outDir, name string, files []File) ([]Change, er
 	// A first write: every file is new, nothing to look at one by one.
 	changes := allAdded(files)
 	if exists {
-		if changes, err = diff(ctx, dir, files); err != nil {
+		if changes, err = diff(ctx, dir, files, false); err != nil {
 			return nil, err
 		}
 	}
@@ -209,8 +209,11 @@ func swap(staged, dir string) error {
 	return os.RemoveAll(old)
 }
 
-// diff lists the differences between dir and files, sorted by path.
-func diff(ctx context.Context, dir string, files []File) ([]Change, error) {
+// diff lists the differences between dir and files, sorted by path. With
+// execOnly a file's mode counts only by its execute bit, as git records
+// it: a checkout made under another umask (GitLab's Docker runners check
+// out with umask 0000) is no drift.
+func diff(ctx context.Context, dir string, files []File, execOnly bool) ([]Change, error) {
 	// The conformance job points out/<coin> at the repository through a
 	// symlink, and WalkDir does not follow a symlinked root.
 	if resolved, err := filepath.EvalSymlinks(dir); err == nil {
@@ -236,7 +239,11 @@ func diff(ctx context.Context, dir string, files []File) ([]Change, error) {
 		if err != nil {
 			return nil, fmt.Errorf("checking %s: %w", p, err)
 		}
-		if info.Mode().Perm() != f.Mode || info.Size() != int64(len(f.Data)) {
+		modeDiffers := info.Mode().Perm() != f.Mode
+		if execOnly {
+			modeDiffers = (info.Mode()&0o111 != 0) != (f.Mode&0o111 != 0)
+		}
+		if modeDiffers || info.Size() != int64(len(f.Data)) {
 			changes = append(changes, Change{f.Path, "changed"})
 			continue
 		}

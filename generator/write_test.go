@@ -134,3 +134,36 @@ func TestWriteNew(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckModesAsGitRecordsThem: a checkout made under umask 0000 (GitLab's
+// Docker runners) has 0666 and 0777 files; Check, which compares what git
+// can record, sees no drift there, but does see an execute bit lost.
+func TestCheckModesAsGitRecordsThem(t *testing.T) {
+	m := openFixture(t, "bitcoin-guix")
+	files := mustRender(t, m)
+	out := t.TempDir()
+	if _, err := Write(t.Context(), out, m.Name, files); err != nil {
+		t.Fatal(err)
+	}
+	var script string
+	for _, f := range files {
+		p := filepath.Join(out, m.Name, filepath.FromSlash(f.Path))
+		mode := os.FileMode(0o666)
+		if f.Mode&0o111 != 0 {
+			mode, script = 0o777, f.Path
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if changes, err := Check(t.Context(), out, m.Name, files); err != nil || len(changes) != 0 {
+		t.Fatalf("a checkout under umask 0000: %v, %v; want no drift", changes, err)
+	}
+	if err := os.Chmod(filepath.Join(out, m.Name, filepath.FromSlash(script)), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	changes, err := Check(t.Context(), out, m.Name, files)
+	if err != nil || len(changes) != 1 || changes[0] != (Change{script, "changed"}) {
+		t.Fatalf("execute bit lost on %s: %v, %v", script, changes, err)
+	}
+}

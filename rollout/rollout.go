@@ -451,6 +451,12 @@ func (r *run) batch(ctx context.Context, n, of int, hosts []*Host) error {
 			out, ok = ssm.Result{Status: ssm.StatusNoAnswer, Details: err.Error()}, true
 		}
 		h.After = r.o.Target
+		if why, ok := strings.CutPrefix(lastLine(out.Stdout), markerFailed); ok && out.Status == ssm.StatusFailed {
+			h.After, h.Result = h.Before, ResultUntouched
+			h.Detail = "could not write the rollout marker" + why + ": nothing was switched"
+			r.progress(h, "%s", h.Detail)
+			continue
+		}
 		wg.Go(func() {
 			height, reason := r.verdict(ctx, h, r.o.Target, out, ok, best)
 			if reason == "" {
@@ -542,6 +548,11 @@ func (r *run) interrupted(h *Host) {
 func (r *run) rollback(ctx context.Context, h *Host) {
 	r.progress(h, "rolling back: stopping node@%s, starting node@%s", r.o.Target, h.Before)
 	res, err := r.fleet.Run(ctx, []string{h.ID}, ssm.Command{Script: r.s.rollback(r.o.Target, h.Before, h.Height), Timeout: r.switchT + r.gateT})
+	if ctx.Err() != nil {
+		// Stopped while the rollback ran: it may still be switching.
+		r.interrupted(h)
+		return
+	}
 	out, ok := res[h.ID]
 	if err != nil {
 		out, ok = ssm.Result{Status: ssm.StatusNoAnswer, Details: err.Error()}, true

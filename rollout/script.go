@@ -22,6 +22,10 @@ var q = generator.ShellQuote
 // the data dir /var/lib/coinpipe/<coin>.
 const DefaultMarkerDir = "/var/lib/coinpipe"
 
+// markerFailed starts the line a command prints when it could not write
+// the marker, and stops.
+const markerFailed = "marker-failed: cannot write"
+
 // Survey lines a host answers, one fact per line, besides systemctl's own
 // lines of the active node@ units.
 const (
@@ -60,8 +64,10 @@ func (s scripts) writeMarker() string {
 	m := q(s.marker())
 	// Unique per shell: written whole, then renamed into place.
 	tmp := q(s.marker()) + ".$$"
-	return fmt.Sprintf("{ [ -d %s ] || mkdir -p %s; } && printf '%%s %%s %%s\\n' \"$(date +%%s)\" %s %s > %s && mv -f %s %s\n",
-		q(s.markerDir), q(s.markerDir), q(s.target), q(s.who), tmp, tmp, m)
+	// A host that cannot hold the marker is not switched: another rollout
+	// could not see this one.
+	return fmt.Sprintf("if ! { { [ -d %s ] || mkdir -p %s; } && printf '%%s %%s %%s\\n' \"$(date +%%s)\" %s %s > %s && mv -f %s %s; }; then echo %s; exit 1; fi\n",
+		q(s.markerDir), q(s.markerDir), q(s.target), q(s.who), tmp, tmp, m, q(markerFailed+" "+s.marker()))
 }
 
 // removeMarker removes the marker when it is still this rollout's.

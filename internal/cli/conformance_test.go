@@ -97,6 +97,35 @@ func TestConformance(t *testing.T) {
 			stderr: []string{"HTTP 403 Forbidden: 403 Forbidden - Authentication by CI/CD job token not allowed from coinpipe/daemons/monero to coinpipe/coinpipe.", "the job token cannot read coinpipe/coinpipe: in coinpipe/coinpipe, Settings → CI/CD → Job token permissions, add this project's group"},
 		},
 		{
+			// buildah would build from it rather than from the Dockerfile
+			// if the build job did not name its file: drift all the same.
+			name: "a Containerfile added", code: ExitFailure, change: write("Containerfile", "FROM scratch\n"),
+			stdout: "DIR/Containerfile: would be removed\n",
+		},
+		{
+			// GitLab's Docker runners check out with umask 0000.
+			name: "a checkout under umask 0000", code: ExitOK, stdout: "monero: conforms to coinpipe/coinpipe@SHA12\n",
+			change: func(t *testing.T, dir string) {
+				err := filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+					if err != nil || e.IsDir() {
+						return err
+					}
+					info, err := e.Info()
+					if err != nil {
+						return err
+					}
+					mode := os.FileMode(0o666)
+					if info.Mode()&0o111 != 0 {
+						mode = 0o777
+					}
+					return os.Chmod(p, mode)
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			},
+		},
+		{
 			name: "a generated file edited", code: ExitFailure, change: write("Dockerfile", "FROM scratch\n"),
 			stdout: "DIR/Dockerfile: would be changed\n",
 			stderr: []string{"coinpipe: 1 file out of date: this repository is not what coinpipe/coinpipe@SHA12 renders; it changes only through coinpipe sync\n"},

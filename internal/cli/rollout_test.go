@@ -515,3 +515,27 @@ func TestRolloutJSONUnderThrottling(t *testing.T) {
 		t.Error("no call was throttled: the test does not cover throttling")
 	}
 }
+
+// TestRolloutMarkerUnwritable: a host that cannot hold the marker is not
+// switched (another rollout could not see this one), and the rollout stops.
+func TestRolloutMarkerUnwritable(t *testing.T) {
+	w := newRolloutWorld(t, 2, 1)
+	blocker := filepath.Join(t.TempDir(), "not-a-folder")
+	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.tune.markerDir = filepath.Join(blocker, "coinpipe")
+	code, out, errOut := w.rollout(t)
+	if code != ExitFailure {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	for i := range 2 {
+		if got := w.fleet.Active(i); got != oldTag {
+			t.Errorf("host %d runs %q, want it untouched on %s", i, got, oldTag)
+		}
+	}
+	if l := tableLine(out, w.fleet.Host(0).ID()); !strings.Contains(l, "untouched: could not write the rollout marker") || !strings.Contains(l, "nothing was switched") {
+		t.Errorf("host 0: %s\n%s", l, out)
+	}
+	w.maxDown(t, 0)
+}

@@ -88,7 +88,7 @@ func runSync(ctx context.Context, d *deps, opts syncOptions) error {
 	if opts.render.CIRef == "" {
 		opts.render.CIRef = d.getenv("CI_COMMIT_SHA")
 	}
-	if !isFullSHA(opts.render.CIRef) {
+	if !daemonsync.FullSHA(opts.render.CIRef) {
 		return usagef("sync needs the toolkit commit it syncs from as a full SHA: --toolkit-ref or CI_COMMIT_SHA (got %q); the daemon pipeline checks its pins against that commit", opts.render.CIRef)
 	}
 	ms, err := loadCoins(ctx, opts.coinsDir, opts.coins)
@@ -151,11 +151,4 @@ func newGitLabClient(d *deps) (*gitlab.Client, error) {
 		return nil, usageError{fmt.Errorf("CI_API_V4_URL, GITLAB_TOKEN: %w", err)}
 	}
 	return gl, nil
-}
-
-func isFullSHA(s string) bool {
-	if len(s) != 40 {
-		return false
-	}
-	return strings.Trim(s, "0123456789abcdef") == ""
 }

@@ -284,7 +284,7 @@ func TestSyncOneCoinFails(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got) != 2 {
 		t.Fatalf("results %s (%v)", out, err)
 	}
-	wantErr := "branch main of coinpipe/daemons/alpha is protected too weakly (push access level 30, merge access level 40, force push false): only maintainers may push and merge, without force; fix it in Settings → Repository → Protected branches"
+	wantErr := "branch main of coinpipe/daemons/alpha is protected too weakly (push access level 30, merge access level 40, force push false, users, groups or deploy keys allowed false): only maintainers may push and merge, without force; fix it in Settings → Repository → Protected branches"
 	if got[0].Status != daemonsync.Failed || got[0].Error != wantErr {
 		t.Errorf("alpha: %+v\nwant error %q", got[0], wantErr)
 	}
@@ -327,6 +327,42 @@ func TestSyncInvalid(t *testing.T) {
 			code, _, stderr := runEnv(t, env, "sync", "--coins", w.coins)
 			if code != ExitInvalidInput || !strings.Contains(stderr, tt.want) {
 				t.Fatalf("code %d, stderr %q, want 2 and %q", code, stderr, tt.want)
+			}
+		})
+	}
+}
+
+// TestSyncProtection: sync commits only to a default branch that only
+// maintainers push and merge to, without force push or exceptions.
+func TestSyncProtection(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		pr   fakegitlab.Protection
+		ok   bool
+	}{
+		{"maintainers", fakegitlab.Protection{PushAccessLevel: 40, MergeAccessLevel: 40}, true},
+		{"no one pushes, maintainers merge", fakegitlab.Protection{PushAccessLevel: 0, MergeAccessLevel: 40}, true},
+		{"developers push", fakegitlab.Protection{PushAccessLevel: 30, MergeAccessLevel: 40}, false},
+		{"developers merge", fakegitlab.Protection{PushAccessLevel: 40, MergeAccessLevel: 30}, false},
+		{"force push", fakegitlab.Protection{PushAccessLevel: 40, MergeAccessLevel: 40, AllowForcePush: true}, false},
+		{"a user may push", fakegitlab.Protection{PushAccessLevel: 40, MergeAccessLevel: 40, PushUserID: 7}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newSyncWorld(t, "alpha")
+			w.gl.AddProject(syncGroup+"/alpha", "main", map[string]fakegitlab.File{"docs/notes.md": {Content: []byte("hi\n")}})
+			if err := w.gl.Protect(syncGroup+"/alpha", "main", tt.pr); err != nil {
+				t.Fatal(err)
+			}
+			code, out, stderr := w.sync()
+			commits := w.gl.APICommits(syncGroup + "/alpha")
+			if tt.ok {
+				if code != ExitOK || commits != 1 {
+					t.Fatalf("exit %d, %d commits\n%s%s", code, commits, out, stderr)
+				}
+				return
+			}
+			if code != ExitFailure || commits != 0 || !strings.Contains(out, "alpha: failed: branch main of coinpipe/daemons/alpha is protected too weakly") {
+				t.Fatalf("exit %d, %d commits\n%s%s", code, commits, out, stderr)
 			}
 		})
 	}

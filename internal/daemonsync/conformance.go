@@ -55,11 +55,15 @@ func (e *AccessError) Unwrap() error { return e.Err }
 
 var fullSHA = regexp.MustCompile(`^[0-9a-f]{40}$`)
 
+// FullSHA reports whether ref is a full commit SHA: what a daemon
+// repository records of the toolkit.
+func FullSHA(ref string) bool { return fullSHA.MatchString(ref) }
+
 // Check runs the three checks; drift (rendered files that differ) comes
 // back as changes, with a nil error.
 func (c *Conformance) Check(ctx context.Context) ([]generator.Change, error) {
 	tk, ref := c.Toolkit.CIProject, c.Toolkit.CIRef
-	if !fullSHA.MatchString(ref) {
+	if !FullSHA(ref) {
 		return nil, &PinError{[]string{fmt.Sprintf("toolkit ref %s is not a full commit SHA of %s: a daemon repository is synced from one toolkit commit (coinpipe sync)", ref, tk)}}
 	}
 	proj, err := c.GitLab.Project(ctx, tk)
@@ -114,10 +118,10 @@ func (c *Conformance) Check(ctx context.Context) ([]generator.Change, error) {
 		return nil, err
 	}
 	// A file coinpipe never rendered (docs/notes.md) is left alone by
-	// sync, and is no drift here either.
+	// sync, and is no drift here either, unless it would change the build.
 	drift := changes[:0]
 	for _, ch := range changes {
-		if ch.Kind == "removed" {
+		if ch.Kind == "removed" && !generator.BuildInput(ch.Path) {
 			b, err := os.ReadFile(filepath.Join(repo, filepath.FromSlash(ch.Path)))
 			if err == nil && !generator.Owned(ch.Path, b) {
 				continue
@@ -226,7 +230,7 @@ func readRepoFile(dir, rel string) ([]byte, string) {
 // (generator.Input), links included, sorted.
 func repoInputs(dir string) ([]string, error) {
 	var out []string
-	for _, top := range []string{manifest.FileName, manifest.SourcesFile, manifest.KeysDir, manifest.FilesDir, manifest.ReleaseDir} {
+	for _, top := range generator.Inputs {
 		root := filepath.Join(dir, filepath.FromSlash(strings.TrimSuffix(top, "/")))
 		err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
 			if errors.Is(err, fs.ErrNotExist) && p == root {

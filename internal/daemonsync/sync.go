@@ -234,8 +234,8 @@ func (s *Syncer) protect(ctx context.Context, r *Result, branch string) error {
 		return err
 	case err != nil:
 		return err
-	case weaker(pr.PushAccessLevel) || weaker(pr.MergeAccessLevel) || pr.AllowForcePush:
-		return fmt.Errorf("branch %s of %s is protected too weakly (push access level %d, merge access level %d, force push %t): only maintainers may push and merge, without force; fix it in Settings → Repository → Protected branches", branch, r.Project, pr.PushAccessLevel, pr.MergeAccessLevel, pr.AllowForcePush)
+	case weaker(pr.PushAccessLevel) || weaker(pr.MergeAccessLevel) || pr.AllowForcePush || pr.Exceptions:
+		return fmt.Errorf("branch %s of %s is protected too weakly (push access level %d, merge access level %d, force push %t, users, groups or deploy keys allowed %t): only maintainers may push and merge, without force; fix it in Settings → Repository → Protected branches", branch, r.Project, pr.PushAccessLevel, pr.MergeAccessLevel, pr.AllowForcePush, pr.Exceptions)
 	}
 	return nil
 }

@@ -86,8 +86,12 @@ func (c *Client) CreateProject(ctx context.Context, np NewProject) (*Project, er
 // Protection is how a protected branch is guarded: the lowest access level
 // allowed to push and to merge (40 Maintainer; 0 No one), and force push.
 type Protection struct {
+	// The lowest role allowed to push and to merge (0: no one).
 	PushAccessLevel, MergeAccessLevel int
 	AllowForcePush                    bool
+	// Exceptions: users, groups or deploy keys allowed to push or merge
+	// whatever their role.
+	Exceptions bool
 }
 
 // MaintainerAccess is GitLab's Maintainer role (access level 40).
@@ -106,21 +110,25 @@ func (c *Client) ProtectedBranch(ctx context.Context, project, branch string) (*
 	if err != nil {
 		return nil, fmt.Errorf("getting the protection of branch %q of %s: %w", branch, project, err)
 	}
-	// Several rules may apply (a role, users, groups): the weakest role
-	// decides who can push.
+	// Several rules may apply (roles, users, groups, deploy keys): the
+	// weakest role that may act decides ("No one", 0, adds nobody), and a
+	// user, group or deploy key is an exception to the roles.
+	exceptions := false
 	lowest := func(ds []*gl.BranchAccessDescription) int {
-		low := -1
+		low := 0
 		for _, d := range ds {
 			if d.UserID != 0 || d.GroupID != 0 || d.DeployKeyID != 0 {
+				exceptions = true
 				continue
 			}
-			if l := int(d.AccessLevel); low < 0 || l < low {
+			if l := int(d.AccessLevel); l > 0 && (low == 0 || l < low) {
 				low = l
 			}
 		}
-		return max(low, 0)
+		return low
 	}
-	return &Protection{PushAccessLevel: lowest(pb.PushAccessLevels), MergeAccessLevel: lowest(pb.MergeAccessLevels), AllowForcePush: pb.AllowForcePush}, nil
+	return &Protection{PushAccessLevel: lowest(pb.PushAccessLevels), MergeAccessLevel: lowest(pb.MergeAccessLevels),
+		AllowForcePush: pb.AllowForcePush, Exceptions: exceptions}, nil
 }
 
 // ProtectBranch protects branch: only maintainers push and merge, no

@@ -278,6 +278,10 @@ func (c *Client) await(ctx context.Context, commandID string, instances []string
 			lastErr = err
 			break
 		}
+		// Near the limit ComputeDelay answers what is left minus
+		// PollInterval, down to nothing: never poll faster than
+		// PollInterval, and poll once more at the limit.
+		delay = max(delay, min(c.poll, remaining))
 		select {
 		case <-ctx.Done():
 		case <-time.After(delay):

@@ -154,6 +154,11 @@ func TestRunNoAnswer(t *testing.T) {
 	if r := got[id]; r.Status != ssm.StatusNoAnswer || r.ExitCode != -1 || !strings.HasPrefix(r.Details, "no result from SSM after") {
 		t.Errorf("result %+v, want NoAnswer", r)
 	}
+	// Waiting 1.5 s (the timeout and the grace), never faster than every
+	// 0.1 s, even near the end.
+	if n := fleet.API().Count("ListCommandInvocations"); n > 16 {
+		t.Errorf("%d ListCommandInvocations in 1.5 s polled from 0.1 s", n)
+	}
 }
 
 func TestRunErrors(t *testing.T) {

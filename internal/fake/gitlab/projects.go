@@ -33,6 +33,9 @@ type projectSettings struct {
 type Protection struct {
 	PushAccessLevel, MergeAccessLevel int
 	AllowForcePush                    bool
+	// PushUserID, when set, is a user allowed to push whatever their role
+	// (a rule GitLab Premium offers).
+	PushUserID int
 }
 
 // ProjectInfo is what a test reads back about a project.
@@ -199,10 +202,20 @@ func accessJSON(level int) []map[string]any {
 	return []map[string]any{{"id": level + 1, "access_level": level, "access_level_description": desc, "user_id": nil, "group_id": nil, "deploy_key_id": nil}}
 }
 
+// pushJSON lists the push rules: the role's, then a user's.
+func pushJSON(pr Protection) []map[string]any {
+	rules := accessJSON(pr.PushAccessLevel)
+	if pr.PushUserID != 0 {
+		rules = append(rules, map[string]any{"id": 100 + pr.PushUserID, "access_level": 40, "access_level_description": "a user",
+			"user_id": pr.PushUserID, "group_id": nil, "deploy_key_id": nil})
+	}
+	return rules
+}
+
 func protectedJSON(id int, name string, pr Protection) map[string]any {
 	return map[string]any{
 		"id": id, "name": name,
-		"push_access_levels": accessJSON(pr.PushAccessLevel), "merge_access_levels": accessJSON(pr.MergeAccessLevel),
+		"push_access_levels": pushJSON(pr), "merge_access_levels": accessJSON(pr.MergeAccessLevel),
 		"unprotect_access_levels": accessJSON(40),
 		"allow_force_push":        pr.AllowForcePush, "code_owner_approval_required": false,
 	}
