@@ -539,3 +539,37 @@ func TestRolloutMarkerUnwritable(t *testing.T) {
 	}
 	w.maxDown(t, 0)
 }
+
+// TestRolloutInterruptedRollback: Ctrl-C while a failed host is being
+// rolled back: the host is "interrupted" (its rollback may still be
+// switching units) and keeps its marker; exit 130.
+func TestRolloutInterruptedRollback(t *testing.T) {
+	w := newRolloutFleet(t, 2, 1, 50*time.Millisecond, 1500*time.Millisecond, 300*time.Millisecond)
+	w.fleet.Host(0).Fail(fakessm.Crash)
+	ctx, cancel := context.WithCancelCause(t.Context())
+	go func() {
+		for {
+			for _, e := range w.fleet.History() {
+				// The rollback starting the old version again.
+				if e.Host == 0 && e.Kind == fakessm.EventStarting && e.Tag == oldTag {
+					cancel(Signalled{Signal: syscall.SIGINT})
+					return
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	code, out, errOut := w.rolloutCtx(ctx, t)
+	if code != 130 {
+		t.Fatalf("exit %d, want 130\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if l := tableLine(out, w.fleet.Host(0).ID()); !strings.Contains(l, "interrupted") {
+		t.Errorf("host 0: %s\n%s", l, out)
+	}
+	if l := tableLine(out, w.fleet.Host(1).ID()); !strings.Contains(l, "untouched") || w.fleet.Active(1) != oldTag {
+		t.Errorf("host 1: %s", l)
+	}
+	if _, err := os.Stat(filepath.Join(w.tune.markerDir, "monero.rollout")); err != nil {
+		t.Errorf("the marker of the host still rolling back is gone: %v", err)
+	}
+}

@@ -346,6 +346,7 @@ func TestSyncProtection(t *testing.T) {
 		{"developers merge", fakegitlab.Protection{PushAccessLevel: 40, MergeAccessLevel: 30}, false},
 		{"force push", fakegitlab.Protection{PushAccessLevel: 40, MergeAccessLevel: 40, AllowForcePush: true}, false},
 		{"a user may push", fakegitlab.Protection{PushAccessLevel: 40, MergeAccessLevel: 40, PushUserID: 7}, false},
+		{"no one, and developers, push", fakegitlab.Protection{PushAccessLevel: 0, ExtraPushLevel: 30, MergeAccessLevel: 40}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newSyncWorld(t, "alpha")

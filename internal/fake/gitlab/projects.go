@@ -36,6 +36,8 @@ type Protection struct {
 	// PushUserID, when set, is a user allowed to push whatever their role
 	// (a rule GitLab Premium offers).
 	PushUserID int
+	// ExtraPushLevel, when set, is a second role allowed to push.
+	ExtraPushLevel int
 }
 
 // ProjectInfo is what a test reads back about a project.
@@ -205,6 +207,11 @@ func accessJSON(level int) []map[string]any {
 // pushJSON lists the push rules: the role's, then a user's.
 func pushJSON(pr Protection) []map[string]any {
 	rules := accessJSON(pr.PushAccessLevel)
+	if pr.ExtraPushLevel != 0 {
+		extra := accessJSON(pr.ExtraPushLevel)[0]
+		extra["id"] = 200 + pr.ExtraPushLevel
+		rules = append(rules, extra)
+	}
 	if pr.PushUserID != 0 {
 		rules = append(rules, map[string]any{"id": 100 + pr.PushUserID, "access_level": 40, "access_level_description": "a user",
 			"user_id": pr.PushUserID, "group_id": nil, "deploy_key_id": nil})
