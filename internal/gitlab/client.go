@@ -225,6 +225,19 @@ func retryAfter(resp *http.Response) time.Duration {
 	return 0
 }
 
+// fetch is call for a request that answers a value: fn is the client-go
+// method with its arguments bound, taking the request options.
+func fetch[T any](ctx context.Context, c *Client, create bool, fn func(opts ...gl.RequestOptionFunc) (T, *gl.Response, error)) (T, *gl.Response, error) {
+	var out T
+	var resp *gl.Response
+	err := c.call(ctx, create, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
+		var err error
+		out, resp, err = fn(o...)
+		return resp, err
+	})
+	return out, resp, err
+}
+
 // call runs one client-go request with ctx, turning its failure into an
 // *APIError (or a transport error naming the redacted URL). create marks a
 // POST that makes something, retried only when it surely was not applied.

@@ -39,12 +39,8 @@ func (c *Client) MergeRequests(ctx context.Context, project, sourceBranch string
 	}
 	var out []MergeRequest
 	for range maxPages {
-		var page []*gl.BasicMergeRequest
-		var resp *gl.Response
-		err := c.call(ctx, false, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
-			var err error
-			page, resp, err = c.api.MergeRequests.ListProjectMergeRequests(project, opt, o...)
-			return resp, err
+		page, resp, err := fetch(ctx, c, false, func(o ...gl.RequestOptionFunc) ([]*gl.BasicMergeRequest, *gl.Response, error) {
+			return c.api.MergeRequests.ListProjectMergeRequests(project, opt, o...)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("listing merge requests of %s from branch %q: %w", project, sourceBranch, err)
@@ -79,12 +75,8 @@ func (c *Client) CreateMergeRequest(ctx context.Context, project string, mr NewM
 	if len(mr.Labels) > 0 {
 		opt.Labels = labels(mr.Labels)
 	}
-	var got *gl.MergeRequest
-	err := c.call(ctx, true, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
-		var resp *gl.Response
-		var err error
-		got, resp, err = c.api.MergeRequests.CreateMergeRequest(project, opt, o...)
-		return resp, err
+	got, _, err := fetch(ctx, c, true, func(o ...gl.RequestOptionFunc) (*gl.MergeRequest, *gl.Response, error) {
+		return c.api.MergeRequests.CreateMergeRequest(project, opt, o...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating merge request %s → %s in %s: %w", mr.SourceBranch, mr.TargetBranch, project, err)
@@ -101,12 +93,8 @@ func (c *Client) UpdateMergeRequest(ctx context.Context, project string, iid int
 		Description: gl.Ptr(description),
 		Labels:      labels(labelSet),
 	}
-	var got *gl.MergeRequest
-	err := c.call(ctx, false, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
-		var resp *gl.Response
-		var err error
-		got, resp, err = c.api.MergeRequests.UpdateMergeRequest(project, int64(iid), opt, o...)
-		return resp, err
+	got, _, err := fetch(ctx, c, false, func(o ...gl.RequestOptionFunc) (*gl.MergeRequest, *gl.Response, error) {
+		return c.api.MergeRequests.UpdateMergeRequest(project, int64(iid), opt, o...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("updating merge request !%d of %s: %w", iid, project, err)

@@ -20,12 +20,8 @@ type Project struct {
 // Project returns the project at path (or numeric ID), or an error
 // matching ErrNotFound.
 func (c *Client) Project(ctx context.Context, project string) (*Project, error) {
-	var p *gl.Project
-	err := c.call(ctx, false, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
-		var resp *gl.Response
-		var err error
-		p, resp, err = c.api.Projects.GetProject(project, nil, o...)
-		return resp, err
+	p, _, err := fetch(ctx, c, false, func(o ...gl.RequestOptionFunc) (*gl.Project, *gl.Response, error) {
+		return c.api.Projects.GetProject(project, nil, o...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("getting project %s: %w", project, err)
@@ -50,12 +46,8 @@ type NewProject struct {
 // project in it (POST /projects). GitLab's 400 "has already been taken"
 // comes back as an *APIError with that message.
 func (c *Client) CreateProject(ctx context.Context, np NewProject) (*Project, error) {
-	var g *gl.Group
-	err := c.call(ctx, false, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
-		var resp *gl.Response
-		var err error
-		g, resp, err = c.api.Groups.GetGroup(np.Group, nil, o...)
-		return resp, err
+	g, _, err := fetch(ctx, c, false, func(o ...gl.RequestOptionFunc) (*gl.Group, *gl.Response, error) {
+		return c.api.Groups.GetGroup(np.Group, nil, o...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("getting group %s: %w", np.Group, err)
@@ -70,12 +62,8 @@ func (c *Client) CreateProject(ctx context.Context, np NewProject) (*Project, er
 		OnlyAllowMergeIfPipelineSucceeds: gl.Ptr(true),
 		RemoveSourceBranchAfterMerge:     gl.Ptr(true),
 	}
-	var p *gl.Project
-	err = c.call(ctx, true, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
-		var resp *gl.Response
-		var err error
-		p, resp, err = c.api.Projects.CreateProject(opt, o...)
-		return resp, err
+	p, _, err := fetch(ctx, c, true, func(o ...gl.RequestOptionFunc) (*gl.Project, *gl.Response, error) {
+		return c.api.Projects.CreateProject(opt, o...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating project %s/%s: %w", np.Group, np.Path, err)
@@ -100,12 +88,8 @@ const MaintainerAccess = int(gl.MaintainerPermissions)
 // ProtectedBranch returns how branch is protected, or an error matching
 // ErrNotFound when it is not.
 func (c *Client) ProtectedBranch(ctx context.Context, project, branch string) (*Protection, error) {
-	var pb *gl.ProtectedBranch
-	err := c.call(ctx, false, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
-		var resp *gl.Response
-		var err error
-		pb, resp, err = c.api.ProtectedBranches.GetProtectedBranch(project, branch, o...)
-		return resp, err
+	pb, _, err := fetch(ctx, c, false, func(o ...gl.RequestOptionFunc) (*gl.ProtectedBranch, *gl.Response, error) {
+		return c.api.ProtectedBranches.GetProtectedBranch(project, branch, o...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("getting the protection of branch %q of %s: %w", branch, project, err)

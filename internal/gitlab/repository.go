@@ -55,15 +55,11 @@ func (c *Client) CreateCommit(ctx context.Context, project string, commit Commit
 		}
 		opt.Actions = append(opt.Actions, acts...)
 	}
-	var got *gl.Commit
 	// With force the branch is rebuilt from StartBranch, so doing it twice
 	// leaves the same tree: safe to retry like a PUT.
 	create := !commit.Force
-	err := c.call(ctx, create, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
-		var resp *gl.Response
-		var err error
-		got, resp, err = c.api.Commits.CreateCommit(project, opt, o...)
-		return resp, err
+	got, _, err := fetch(ctx, c, create, func(o ...gl.RequestOptionFunc) (*gl.Commit, *gl.Response, error) {
+		return c.api.Commits.CreateCommit(project, opt, o...)
 	})
 	if err != nil {
 		return "", fmt.Errorf("creating a commit on %s of %s: %w", commit.Branch, project, err)
@@ -111,12 +107,8 @@ type Branch struct{ Name, CommitSHA, CommitMessage, CommitAuthorEmail string }
 
 // Branch returns the branch, or ErrNotFound.
 func (c *Client) Branch(ctx context.Context, project, name string) (*Branch, error) {
-	var b *gl.Branch
-	err := c.call(ctx, false, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
-		var resp *gl.Response
-		var err error
-		b, resp, err = c.api.Branches.GetBranch(project, name, o...)
-		return resp, err
+	b, _, err := fetch(ctx, c, false, func(o ...gl.RequestOptionFunc) (*gl.Branch, *gl.Response, error) {
+		return c.api.Branches.GetBranch(project, name, o...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("getting branch %q of %s: %w", name, project, err)
@@ -132,15 +124,9 @@ func (c *Client) Branch(ctx context.Context, project, name string) (*Branch, err
 
 // DefaultBranch returns the project's default branch.
 func (c *Client) DefaultBranch(ctx context.Context, project string) (string, error) {
-	var p *gl.Project
-	err := c.call(ctx, false, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
-		var resp *gl.Response
-		var err error
-		p, resp, err = c.api.Projects.GetProject(project, nil, o...)
-		return resp, err
-	})
+	p, err := c.Project(ctx, project)
 	if err != nil {
-		return "", fmt.Errorf("getting project %s: %w", project, err)
+		return "", err
 	}
 	if p.DefaultBranch == "" {
 		return "", fmt.Errorf("getting project %s: it has no default branch (empty repository)", project)

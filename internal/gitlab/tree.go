@@ -37,12 +37,8 @@ func (c *Client) Tree(ctx context.Context, project, ref, dir string) ([]TreeEntr
 	}
 	var out []TreeEntry
 	for range maxPages {
-		var page []*gl.TreeNode
-		var resp *gl.Response
-		err := c.call(ctx, false, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
-			var err error
-			page, resp, err = c.api.Repositories.ListTree(project, opt, o...)
-			return resp, err
+		page, resp, err := fetch(ctx, c, false, func(o ...gl.RequestOptionFunc) ([]*gl.TreeNode, *gl.Response, error) {
+			return c.api.Repositories.ListTree(project, opt, o...)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("listing %s of %s at %s: %w", orRoot(dir), project, ref, err)
@@ -70,12 +66,8 @@ func orRoot(dir string) string {
 // RawFile returns the content of file at ref, or an error matching
 // ErrNotFound.
 func (c *Client) RawFile(ctx context.Context, project, ref, file string) ([]byte, error) {
-	var b []byte
-	err := c.call(ctx, false, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
-		var resp *gl.Response
-		var err error
-		b, resp, err = c.api.RepositoryFiles.GetRawFile(project, file, &gl.GetRawFileOptions{Ref: gl.Ptr(ref)}, o...)
-		return resp, err
+	b, _, err := fetch(ctx, c, false, func(o ...gl.RequestOptionFunc) ([]byte, *gl.Response, error) {
+		return c.api.RepositoryFiles.GetRawFile(project, file, &gl.GetRawFileOptions{Ref: gl.Ptr(ref)}, o...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading %s of %s at %s: %w", file, project, ref, err)
@@ -87,12 +79,8 @@ func (c *Client) RawFile(ctx context.Context, project, ref, file string) ([]byte
 // repository/merge_base). GitLab answers 400 for an unknown ref or refs
 // without a common ancestor.
 func (c *Client) MergeBase(ctx context.Context, project string, refs ...string) (string, error) {
-	var cm *gl.Commit
-	err := c.call(ctx, false, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
-		var resp *gl.Response
-		var err error
-		cm, resp, err = c.api.Repositories.MergeBase(project, &gl.MergeBaseOptions{Ref: &refs}, o...)
-		return resp, err
+	cm, _, err := fetch(ctx, c, false, func(o ...gl.RequestOptionFunc) (*gl.Commit, *gl.Response, error) {
+		return c.api.Repositories.MergeBase(project, &gl.MergeBaseOptions{Ref: &refs}, o...)
 	})
 	if err != nil {
 		return "", fmt.Errorf("finding the merge base of %v in %s: %w", refs, project, err)
