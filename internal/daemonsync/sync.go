@@ -188,18 +188,11 @@ func (s *Syncer) sync(ctx context.Context, m *manifest.Manifest, r *Result) erro
 			return err
 		}
 	}
-	actions, leftAlone, err := s.diff(ctx, r.Project, branch, files, remote)
+	var actions []gitlab.Action
+	r.Actions, actions, r.LeftAlone, err = s.diff(ctx, r.Project, branch, files, remote)
 	if err != nil {
 		return err
 	}
-	r.LeftAlone = leftAlone
-	r.Actions = plan(files, remote)
-	for _, a := range actions {
-		if a.Op == "delete" {
-			r.Actions = append(r.Actions, Change{Action: "delete", Path: a.Path})
-		}
-	}
-	sort.SliceStable(r.Actions, func(i, j int) bool { return r.Actions[i].Path < r.Actions[j].Path })
 	if created {
 		r.Status = Created
 	} else if len(r.Actions) > 0 {
@@ -277,11 +270,12 @@ func plan(files []generator.File, remote []gitlab.TreeEntry) []Change {
 	return out
 }
 
-// diff returns the commit's actions and the files left alone. A remote
-// file that is not rendered any more is deleted when the generator owns it
-// (generator.Owned: a copied input, or a rendered file's header), which
-// needs its content; links and submodules are never coinpipe's.
-func (s *Syncer) diff(ctx context.Context, project, ref string, files []generator.File, remote []gitlab.TreeEntry) ([]gitlab.Action, []string, error) {
+// diff returns what changes (sorted by path), the commit's actions and the
+// files left alone. A remote file that is not rendered any more is deleted
+// when the generator owns it (generator.Owned: a copied input, or a
+// rendered file's header), which needs its content; links and submodules
+// are never coinpipe's.
+func (s *Syncer) diff(ctx context.Context, project, ref string, files []generator.File, remote []gitlab.TreeEntry) ([]Change, []gitlab.Action, []string, error) {
 	changes := plan(files, remote)
 	byPath := map[string]generator.File{}
 	for _, f := range files {
@@ -318,16 +312,18 @@ func (s *Syncer) diff(ctx context.Context, project, ref string, files []generato
 		if !owned && (e.Mode == "100644" || e.Mode == "100755") {
 			b, err := s.GitLab.RawFile(ctx, project, ref, e.Path)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 			owned = generator.Owned(e.Path, b)
 		}
 		if owned {
 			actions = append(actions, gitlab.Action{Op: "delete", Path: e.Path})
+			changes = append(changes, Change{Action: "delete", Path: e.Path})
 		} else {
 			leftAlone = append(leftAlone, e.Path)
 		}
 	}
 	slices.Sort(leftAlone)
-	return actions, leftAlone, nil
+	sort.SliceStable(changes, func(i, j int) bool { return changes[i].Path < changes[j].Path })
+	return changes, actions, leftAlone, nil
 }
