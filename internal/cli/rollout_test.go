@@ -86,6 +86,22 @@ func (w *rolloutWorld) rollout(t testing.TB, args ...string) (code int, stdout, 
 	return w.rolloutCtx(t.Context(), t, args...)
 }
 
+// interruptWhen is a context that a SIGINT cancels (as main does) once the
+// fleet's history holds an event matching happened.
+func (w *rolloutWorld) interruptWhen(t *testing.T, happened func(fakessm.Event) bool) context.Context {
+	ctx, cancel := context.WithCancelCause(t.Context())
+	go func() {
+		for ctx.Err() == nil {
+			if slices.ContainsFunc(w.fleet.History(), happened) {
+				cancel(Signalled{Signal: syscall.SIGINT})
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	return ctx
+}
+
 func (w *rolloutWorld) rolloutCtx(ctx context.Context, t testing.TB, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	code, stdout, stderr = runDeps(ctx, w.env, func(d *deps) { d.rollout = w.tune },
@@ -446,18 +462,7 @@ func directRollout(b *testing.B, delay time.Duration, k int) time.Duration {
 // waits for it.
 func TestRolloutInterrupted(t *testing.T) {
 	w := newRolloutFleet(t, 3, 1, 50*time.Millisecond, 1500*time.Millisecond, 300*time.Millisecond)
-	ctx, cancel := context.WithCancelCause(t.Context())
-	go func() {
-		for {
-			for _, e := range w.fleet.History() {
-				if e.Host == 0 && e.Kind == fakessm.EventStarting {
-					cancel(Signalled{Signal: syscall.SIGINT})
-					return
-				}
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}()
+	ctx := w.interruptWhen(t, func(e fakessm.Event) bool { return e.Host == 0 && e.Kind == fakessm.EventStarting })
 	code, out, errOut := w.rolloutCtx(ctx, t)
 	if code != 130 {
 		t.Fatalf("exit %d, want 130\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
@@ -546,19 +551,10 @@ func TestRolloutMarkerUnwritable(t *testing.T) {
 func TestRolloutInterruptedRollback(t *testing.T) {
 	w := newRolloutFleet(t, 2, 1, 50*time.Millisecond, 1500*time.Millisecond, 300*time.Millisecond)
 	w.fleet.Host(0).Fail(fakessm.Crash)
-	ctx, cancel := context.WithCancelCause(t.Context())
-	go func() {
-		for {
-			for _, e := range w.fleet.History() {
-				// The rollback starting the old version again.
-				if e.Host == 0 && e.Kind == fakessm.EventStarting && e.Tag == oldTag {
-					cancel(Signalled{Signal: syscall.SIGINT})
-					return
-				}
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}()
+	// The rollback starting the old version again.
+	ctx := w.interruptWhen(t, func(e fakessm.Event) bool {
+		return e.Host == 0 && e.Kind == fakessm.EventStarting && e.Tag == oldTag
+	})
 	code, out, errOut := w.rolloutCtx(ctx, t)
 	if code != 130 {
 		t.Fatalf("exit %d, want 130\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
