@@ -694,5 +694,3 @@ func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.TrimSpace(lines[len(lines)-1])
 }
-
-var errNoNow = errors.New("the survey has no now= line")

@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -23,6 +24,8 @@ type markerLine struct {
 	target, who string
 	age         time.Duration
 }
+
+var errNoNow = errors.New("the survey has no now= line")
 
 // parseSurvey reads the survey's key=value lines.
 func parseSurvey(out string) (surveyed, error) {
